@@ -1,0 +1,64 @@
+# socktrace: build, test, install. Output goes to build/.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+B       := build
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+CPPFLAGS += -Iinclude -D_GNU_SOURCE
+
+PRELOAD_SRC := $(wildcard preload/*.c)
+VIEWER_SRC  := $(wildcard viewer/*.c)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
+VIEWER_OBJ  := $(VIEWER_SRC:%.c=$(B)/%.o)
+HDRS        := $(wildcard include/*.h preload/*.h viewer/*.h)
+
+ifneq ($(V),1)
+Q = @
+endif
+
+all: $(B)/libsocktrace.so $(B)/socktrace
+
+$(B)/preload/%.o: preload/%.c $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+		-fno-stack-protector -c $< -o $@
+
+$(B)/libsocktrace.so: $(PRELOAD_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-z,defs -Wl,-z,now $(CFLAGS) -o $@ $^ -ldl -lpthread
+
+$(B)/viewer/%.o: viewer/%.c $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+
+$(B)/socktrace: $(VIEWER_OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+# the viewer again, under AddressSanitizer and UndefinedBehaviorSanitizer
+$(B)/asan/socktrace: $(VIEWER_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer -o $@ $(VIEWER_SRC)
+
+test: all $(B)/asan/socktrace
+	$(Q)tests/run.sh
+
+demo: 
+	$(Q)tests/deps.sh --build
+	$(Q)$(MAKE) -s all
+	$(Q)tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/socktrace
+	install -m 0755 $(B)/socktrace $(DESTDIR)$(PREFIX)/bin/socktrace
+	install -m 0644 $(B)/libsocktrace.so $(DESTDIR)$(PREFIX)/lib/socktrace/libsocktrace.so
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all test demo install clean

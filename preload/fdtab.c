@@ -1,0 +1,189 @@
+/* Which fds are sockets, and the fds libunwind owns that the program must never see. */
+#include "st_preload.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+uint8_t st_fdkind[ST_FDTAB];
+
+#define MAX_HIDDEN 8
+static int hidden[MAX_HIDDEN];      /* libunwind's pipe, moved out of the program's range */
+static int poisoned[MAX_HIDDEN];    /* numbers libunwind still caches but the program took */
+
+void st_fd_set(int fd, int kind)
+{
+	if (fd >= 0 && fd < ST_FDTAB)
+		st_fdkind[fd] = (uint8_t)kind;
+}
+
+static int probe_sock(int fd)
+{
+	struct stat sb;
+	int saved = errno;
+	long r = syscall(SYS_fstat, fd, &sb);
+	errno = saved;
+	return r == 0 && S_ISSOCK(sb.st_mode);
+}
+
+static void note_found(int fd, int call, int origin)
+{
+	int dom = 0, type = 0, proto = 0;
+	socklen_t l = sizeof(int);
+	int saved = errno;
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &dom, &l);
+	l = sizeof(int);
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &l);
+	l = sizeof(int);
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l);
+	errno = saved;
+	st_sock_note(fd, origin, dom, type, proto, 0);
+	st_event(call, fd, (uint64_t)dom, (uint64_t)type, (uint64_t)proto, 0);
+}
+
+/*
+ * 1 if fd is a socket of the program. The answer is cached per fd number; an fd never seen
+ * before is probed once with fstat, and a socket found that way (made where we could not
+ * see it: inside libc, by a static helper, in a parent before exec) is logged as "unseen".
+ */
+int st_is_sock(int fd)
+{
+	if (fd < 0)
+		return 0;
+	if (likely(fd < ST_FDTAB)) {
+		int k = st_fdkind[fd] & FK_MASK;
+		if (likely(k != FK_UNKNOWN))
+			return k == FK_SOCK;
+	}
+	if (!st_ready())
+		return 0;
+	int s = probe_sock(fd);
+	st_fd_set(fd, s ? FK_SOCK : FK_OTHER);
+	if (s && st_tls.nesting == 0)
+		note_found(fd, ST_C_UNSEEN, ST_OR_UNSEEN);
+	return s;
+}
+
+/* Sockets already open when the tracer starts: inherited across exec or from a parent. */
+void st_fd_scan(void)
+{
+	char buf[4096];
+	int saved = errno;
+	int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		goto out;
+	for (;;) {
+		long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			if (d->d_name[0] < '0' || d->d_name[0] > '9')
+				continue;
+			int fd = atoi(d->d_name);
+			if (fd == dfd || st_fd_hidden(fd))
+				continue;
+			if (probe_sock(fd)) {
+				st_fd_set(fd, FK_SOCK);
+				note_found(fd, ST_C_INHERITED, ST_OR_INHERITED);
+			} else {
+				st_fd_set(fd, FK_OTHER);
+			}
+		}
+	}
+	syscall(SYS_close, dfd);
+out:
+	errno = saved;
+}
+
+int st_fd_hidden(int fd)
+{
+	for (int i = 0; i < MAX_HIDDEN; i++)
+		if (hidden[i] == fd + 1)
+			return 1;
+	return 0;
+}
+
+/*
+ * libunwind made a pipe for its memory validation: move both ends far above the program's
+ * fds, so the program's fd numbers stay what they would be untraced, and remember them so
+ * close/dup2/closefrom leave them alone.
+ */
+void st_hide_pipe(int fds[2])
+{
+	for (int e = 0; e < 2; e++) {
+		int nfd = fds[e];
+		if (st_g.hidden_base > 0) {
+			nfd = (int)syscall(SYS_fcntl, fds[e], F_DUPFD_CLOEXEC, st_g.hidden_base);
+			if (nfd >= 0) {
+				syscall(SYS_close, fds[e]);
+				fds[e] = nfd;
+			} else {
+				nfd = fds[e];
+			}
+		}
+		st_fd_set(nfd, FK_HIDDEN);
+		for (int i = 0; i < MAX_HIDDEN; i++)
+			if (hidden[i] == 0) {
+				hidden[i] = nfd + 1;
+				break;
+			}
+	}
+}
+
+/* The program is taking over hidden fd number `fd` (dup2 onto it). */
+void st_fd_poison(int fd)
+{
+	for (int i = 0; i < MAX_HIDDEN; i++)
+		if (hidden[i] == fd + 1)
+			hidden[i] = 0;
+	for (int i = 0; i < MAX_HIDDEN; i++)
+		if (poisoned[i] == 0) {
+			poisoned[i] = fd + 1;
+			break;
+		}
+}
+
+/* libunwind closes `fd`: 1 if it was hidden (now forgotten), so the close is real. */
+int st_fd_poisoned_take(int fd)
+{
+	for (int i = 0; i < MAX_HIDDEN; i++)
+		if (poisoned[i] == fd + 1) {
+			poisoned[i] = 0;
+			return 1;
+		}
+	return 0;
+}
+
+/* Hidden fds within [lo, hi], ascending, into out. */
+int st_hidden_in(unsigned lo, unsigned hi, int *out, int max)
+{
+	int n = 0;
+	for (int i = 0; i < MAX_HIDDEN; i++) {
+		unsigned fd = (unsigned)(hidden[i] - 1);
+		if (hidden[i] && fd >= lo && fd <= hi && n < max)
+			out[n++] = (int)fd;
+	}
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && out[j] < out[j - 1]; j--) {
+			int t = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = t;
+		}
+	return n;
+}
+
+/* For the close wrapper when libunwind is the caller. */
+int st_fd_unhide(int fd)
+{
+	for (int i = 0; i < MAX_HIDDEN; i++)
+		if (hidden[i] == fd + 1) {
+			hidden[i] = 0;
+			return 1;
+		}
+	return 0;
+}

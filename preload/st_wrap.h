@@ -1,0 +1,52 @@
+/* The one pattern every interposed call follows: check, begin, real call, exit, done. */
+#ifndef ST_WRAP_H
+#define ST_WRAP_H
+
+#include "st_preload.h"
+
+/* The real libc function, bound on first use (works before our constructor ran). */
+#define REAL_DECL(ret, name, params) static ret(*real_##name) params;
+#define REAL(name)                                                                   \
+	(__atomic_load_n(&real_##name, __ATOMIC_ACQUIRE)                                 \
+	     ?: (__typeof__(real_##name))st_resolve(#name, (void **)&real_##name))
+
+/*
+ * Record `realcall` as call `id` on `fd` with scalars a0..a2 and up to `extra` blob bytes.
+ * `enter_code` runs before the call (st_put of arguments), `exit_code` after it, with the
+ * result in `r` (errno is saved and restored around both).
+ */
+#define TRACED(type, id, fd, a0, a1, a2, extra, realcall, enter_code, exit_code)     \
+	do {                                                                             \
+		struct st_call c;                                                            \
+		if (!st_begin(&c, id, fd, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2),    \
+		              extra))                                                        \
+			return realcall;                                                         \
+		enter_code;                                                                  \
+		st_enter(&c);                                                                \
+		type r = realcall;                                                           \
+		st_exit(&c, (long)r);                                                        \
+		exit_code;                                                                   \
+		st_done(&c);                                                                 \
+		return r;                                                                    \
+	} while (0)
+
+#define NOTHING ((void)0)
+
+/* Blob bytes needed to keep up to `n` bytes of payload. */
+static inline unsigned st_pay(size_t n)
+{
+	unsigned p = st_g.cfg.payload;
+	return p ? 4 + (unsigned)(n < p ? n : p) : 0;
+}
+
+#define ADDR_ROOM (4 + 110)
+
+static inline size_t st_iov_len(const struct iovec *iov, size_t n)
+{
+	size_t t = 0;
+	for (size_t i = 0; iov && i < n; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+#endif

@@ -1,0 +1,181 @@
+/* Interposed process-level events: getaddrinfo, SIGPIPE disposition, fork, spawn, exec. */
+#include "st_wrap.h"
+
+#include <alloca.h>
+#include <netdb.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+REAL_DECL(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **))
+REAL_DECL(sighandler_t, signal, (int, sighandler_t))
+REAL_DECL(int, sigaction, (int, const struct sigaction *, struct sigaction *))
+REAL_DECL(pid_t, fork, (void))
+REAL_DECL(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *,
+                             const posix_spawnattr_t *, char *const[], char *const[]))
+REAL_DECL(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,
+                              const posix_spawnattr_t *, char *const[], char *const[]))
+REAL_DECL(int, execve, (const char *, char *const[], char *const[]))
+REAL_DECL(int, execv, (const char *, char *const[]))
+REAL_DECL(int, execvp, (const char *, char *const[]))
+REAL_DECL(int, execvpe, (const char *, char *const[], char *const[]))
+
+static unsigned str_room(const char *s)
+{
+	return s ? 4 + (unsigned)strnlen(s, 200) : 0;
+}
+
+static void put_str(struct st_call *c, int type, const char *s)
+{
+	if (s)
+		st_put(c, type, s, (unsigned)strnlen(s, 200));
+}
+
+ST_EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrinfo *hints,
+                          struct addrinfo **res)
+{
+	TRACED(int, ST_C_GETADDRINFO, -1, hints ? hints->ai_family : 0, 0, 0,
+	       str_room(node) + str_room(svc) + ADDR_ROOM + 12, REAL(getaddrinfo)(node, svc, hints, res),
+	       { put_str(&c, ST_T_STR, node); put_str(&c, ST_T_STR2, svc); },
+	       if (r == 0 && res && *res) {
+		       uint64_t n = 0;
+		       for (struct addrinfo *a = *res; a; a = a->ai_next)
+			       n++;
+		       st_put_addr(&c, ST_T_ADDR, (*res)->ai_addr, (*res)->ai_addrlen);
+		       st_put(&c, ST_T_U64, &n, 8);
+	       });
+}
+
+static uint64_t handler_val(sighandler_t h)
+{
+	return h == SIG_DFL ? 0 : h == SIG_IGN ? 1 : (uint64_t)(uintptr_t)h;
+}
+
+ST_EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+	if (sig != SIGPIPE)
+		return REAL(signal)(sig, h);
+	struct st_call c;
+	if (!st_begin(&c, ST_C_SIGNAL, -1, (uint64_t)sig, handler_val(h), 0, 0))
+		return REAL(signal)(sig, h);
+	st_enter(&c);
+	sighandler_t r = REAL(signal)(sig, h);
+	st_exit(&c, r == SIG_ERR ? -1 : 0);
+	st_done(&c);
+	return r;
+}
+
+ST_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig != SIGPIPE || !act)
+		return REAL(sigaction)(sig, act, old);
+	uint64_t h = (act->sa_flags & SA_SIGINFO) ? (uint64_t)(uintptr_t)act->sa_sigaction
+	                                            : handler_val(act->sa_handler);
+	TRACED(int, ST_C_SIGACTION, -1, sig, h, act->sa_flags, 0, REAL(sigaction)(sig, act, old),
+	       NOTHING, NOTHING);
+}
+
+static pid_t fork_as(int id)
+{
+	TRACED(pid_t, id, -1, 0, 0, 0, 0, REAL(fork)(), NOTHING, NOTHING);
+}
+
+ST_EXPORT pid_t fork(void)
+{
+	return fork_as(ST_C_FORK);
+}
+
+/* vfork is run as fork (as valgrind does): a wrapper cannot return into a vfork child. */
+ST_EXPORT pid_t vfork(void)
+{
+	return fork_as(ST_C_VFORK);
+}
+
+ST_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	TRACED(int, ST_C_POSIX_SPAWN, -1, 0, 0, 0, str_room(path) + 12,
+	       REAL(posix_spawn)(pid, path, fa, at, argv, envp), put_str(&c, ST_T_STR, path),
+	       if (r == 0 && pid) { uint64_t p = (uint64_t)*pid; st_put(&c, ST_T_U64, &p, 8); });
+}
+
+ST_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	TRACED(int, ST_C_POSIX_SPAWN, -1, 1, 0, 0, str_room(file) + 12,
+	       REAL(posix_spawnp)(pid, file, fa, at, argv, envp), put_str(&c, ST_T_STR, file),
+	       if (r == 0 && pid) { uint64_t p = (uint64_t)*pid; st_put(&c, ST_T_U64, &p, 8); });
+}
+
+/* An exec that works never returns: its record stays "entered", which the viewer reads as
+ * the moment the process image was replaced. */
+#define EXEC_TRACED(path, realcall) \
+	TRACED(int, ST_C_EXEC, -1, 0, 0, 0, str_room(path), realcall, put_str(&c, ST_T_STR, path), NOTHING)
+
+ST_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	EXEC_TRACED(path, REAL(execve)(path, argv, envp));
+}
+
+ST_EXPORT int execv(const char *path, char *const argv[])
+{
+	EXEC_TRACED(path, REAL(execv)(path, argv));
+}
+
+ST_EXPORT int execvp(const char *file, char *const argv[])
+{
+	EXEC_TRACED(file, REAL(execvp)(file, argv));
+}
+
+ST_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	EXEC_TRACED(file, REAL(execvpe)(file, argv, envp));
+}
+
+/* execl* build an argv and go to glibc's execve internally; rebuild it and use ours. */
+#define COLLECT_ARGS(arg0, ap, argv)                          \
+	do {                                                                \
+		va_list cp;                                                     \
+		size_t n = 1;                                                   \
+		va_copy(cp, ap);                                                \
+		while (va_arg(cp, char *))                                      \
+			n++;                                                        \
+		va_end(cp);                                                     \
+		argv = alloca((n + 1) * sizeof(char *));                        \
+		argv[0] = (char *)(arg0);                                       \
+		for (size_t i = 1; i <= n; i++)                                 \
+			argv[i] = va_arg(ap, char *);                               \
+	} while (0)
+
+ST_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char **argv;
+	va_list ap;
+	va_start(ap, arg);
+	COLLECT_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+ST_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char **argv;
+	va_list ap;
+	va_start(ap, arg);
+	COLLECT_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+ST_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **argv, **envp = NULL;
+	va_list ap;
+	va_start(ap, arg);
+	COLLECT_ARGS(arg, ap, argv);
+	envp = va_arg(ap, char **);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
