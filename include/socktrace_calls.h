@@ -29,7 +29,8 @@
  *   epoll_ctl             fd target, a0 epfd, a1 op, a2 events; U64 data
  *   epoll_wait/pwait      fd epfd, a0 maxevents, a1 timeout; EPOLL entries at exit
  *   getaddrinfo           STR node, STR2 service, a0 hints family; ret EAI code; ADDR first result
- *   signal/sigaction      a0 signal, a1 handler (0 SIG_DFL, 1 SIG_IGN, else address), a2 sa_flags
+ *   signal/sigaction      a0 signal, a1 handler (0 SIG_DFL, 1 SIG_IGN, else address), a2 sa_flags;
+ *                         a2 bit 63 set: the disposition found when the ring was created
  *   fork/vfork            ret child pid
  *   posix_spawn           STR path; U64 child pid
  *   exec                  STR path; an exec that worked never completes

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,7 @@ static uint64_t start_ticks(void)
 		return 0;
 	/* field 3 is state, right after ") "; starttime is field 22 */
 	int field = 2;
-	for (p++; *p && field < 21; p++)
+	for (p++; *p && field < 22; p++)
 		if (*p == ' ')
 			field++;
 	return strtoull(p, NULL, 10);
@@ -270,6 +271,18 @@ static void copy_parent_socktab(void)
 	parent_map = NULL;
 }
 
+/* The SIGPIPE disposition when the ring starts, so a later diagnosis knows it even when
+ * signal(SIGPIPE, ...) was called before the first socket call. */
+static void record_sigpipe_state(void)
+{
+	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } ka;
+	if (syscall(SYS_rt_sigaction, SIGPIPE, NULL, &ka, 8) != 0)
+		return;
+	uint64_t h = ka.handler == (void *)SIG_DFL ? 0 : ka.handler == (void *)SIG_IGN ? 1
+	             : (uint64_t)(uintptr_t)ka.handler;
+	st_event(ST_C_SIGACTION, -1, SIGPIPE, h, ka.flags | (1ull << 63), 0);
+}
+
 /*
  * Create, size and map this process's ring file, and close its fd at once so the program
  * can neither see nor close it. Returns 0, or -1 after saying why (tracing then stops).
@@ -279,7 +292,6 @@ int st_ring_open(void)
 	int saved = errno, rc = -1, fd = -1;
 	char comm[32] = "", path[1200];
 	size_t meta, len;
-	st_g.ring_lazy = 0;
 	ssize_t k = read_file("/proc/self/comm", comm, sizeof(comm) - 1);
 	comm[k > 0 ? k : 0] = 0;
 	for (char *p = comm; *p; p++)
@@ -366,12 +378,14 @@ int st_ring_open(void)
 	st_g.socktab = (struct st_sock *)(st_g.map + h->socktab_off);
 	st_g.chunks = st_g.map + h->chunks_off;
 	st_g.pid = pid;
-	st_g.ring_ok = 1;
+	st_tls.chunk = NULL;  /* any chunk this thread held was in a parent's ring */
+	__atomic_store_n(&st_g.ring_ok, 1, __ATOMIC_RELEASE);
 	copy_parent_socktab();
 	st_modules_scan();
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	memcpy(h->magic, ST_MAGIC, 8);
 	rc = 0;
+	record_sigpipe_state();
 out:
 	if (fd >= 0)
 		syscall(SYS_close, fd);
@@ -452,9 +466,10 @@ static void atfork_child(void)
 		parent_map = st_g.map;
 		parent_map_len = st_g.map_len;
 		parent_socktab = st_g.socktab;
-		st_g.ring_ok = 0;
-		st_g.ring_lazy = 1;
 	}
+	st_g.ring_ok = 0;
+	if (st_g.ring_lazy == 2 || st_g.ring_lazy == 0)
+		st_g.ring_lazy = 1;
 }
 
 static void st_init(void)
@@ -477,12 +492,29 @@ static void st_init(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 128)
 		st_g.hidden_base = (int)((rl.rlim_cur > 4096 ? 4096 : rl.rlim_cur) - 16);
 	stacks_init();
-	if (st_ring_open() == 0) {
-		pthread_atfork(NULL, NULL, atfork_child);
-		__atomic_store_n(&st_g.state, ST_READY, __ATOMIC_RELEASE);
-		st_fd_scan();
-	}
+	st_g.ring_lazy = 1;
+	pthread_atfork(NULL, NULL, atfork_child);
+	__atomic_store_n(&st_g.state, ST_READY, __ATOMIC_RELEASE);
+	st_fd_scan();
 	errno = saved;
+}
+
+/*
+ * Create the ring on first need. One thread creates it; others that need it meanwhile
+ * wait the fraction of a millisecond it takes. 0 when the ring is there.
+ */
+int st_ring_lazy_open(void)
+{
+	int expect = 1;
+	if (__atomic_compare_exchange_n(&st_g.ring_lazy, &expect, 2, 0, __ATOMIC_ACQ_REL,
+	                                __ATOMIC_ACQUIRE)) {
+		int rc = st_ring_open();
+		__atomic_store_n(&st_g.ring_lazy, 0, __ATOMIC_RELEASE);
+		return rc;
+	}
+	while (__atomic_load_n(&st_g.ring_lazy, __ATOMIC_ACQUIRE) == 2)
+		syscall(SYS_sched_yield);
+	return __atomic_load_n(&st_g.ring_ok, __ATOMIC_ACQUIRE) ? 0 : -1;
 }
 
 int st_ready(void)

@@ -138,6 +138,18 @@ static int capture(uint64_t *buf, int depth)
 	return k;
 }
 
+/* Process events alone do not make a ring file: a shell that only forks and execs leaves
+ * none behind. The first socket call does (and records the SIGPIPE disposition then). */
+static int opens_ring(int call)
+{
+	switch (call) {
+	case ST_C_EXEC: case ST_C_FORK: case ST_C_VFORK: case ST_C_POSIX_SPAWN:
+	case ST_C_SIGNAL: case ST_C_SIGACTION:
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Begin recording `call` on `fd`; `extra` bounds the blob bytes the caller will add with
  * st_put (enter and exit together). Returns 0 (and records nothing) when not tracing.
@@ -154,13 +166,14 @@ int st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint
 		return 0;
 	int saved = errno;
 	int nested = st_tls.nesting++ > 0;
-	if (unlikely(!st_g.ring_ok) && (!st_g.ring_lazy || nested || st_ring_open() != 0)) {
+	if (unlikely(!st_g.ring_ok) && (nested || !opens_ring(call) || st_ring_lazy_open() != 0)) {
 		st_tls.nesting--;
 		errno = saved;
 		return 0;
 	}
 	c->call = (uint16_t)call;
 	c->fd = fd;
+	c->gen = st_g.gen;
 	c->ts_enter = st_now();
 	uint64_t frames[ST_MAX_FRAMES];
 	int nf = 0;
@@ -235,13 +248,18 @@ void st_exit(struct st_call *c, long ret)
 {
 	c->err = errno;
 	struct st_rec *r = c->r;
+	if (unlikely(c->gen != st_g.gen)) {
+		/* we are the child of a fork that happened inside this call: the record is
+		 * the parent's, in the parent's ring */
+		c->r = NULL;
+		return;
+	}
 	uint64_t want = c->ticket << 3 | ST_PH_ENTERED;
-	if (unlikely(__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != want ||
-	             st_tls.gen != st_g.gen)) {
+	if (unlikely(__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != want)) {
 		uint64_t old = c->ticket;
 		unsigned keep = c->cap - c->off;
 		__atomic_fetch_add(&st_g.hdr->late_exits, 1, __ATOMIC_RELAXED);
-		if (st_tls.gen != st_g.gen || !open_record(c, 12 + keep, ST_RF_LATE)) {
+		if (!open_record(c, 12 + keep, ST_RF_LATE)) {
 			c->r = NULL;
 			return;
 		}

@@ -28,7 +28,7 @@ struct st_global {
 	int state;                      /* enum st_state, accessed atomically */
 	struct st_config cfg;
 	int ring_ok;                    /* this process has a mapped ring */
-	int ring_lazy;                  /* fork child: create the ring on first record */
+	int ring_lazy;                  /* 1: create the ring on first need, 2: being created */
 	uint8_t *map;
 	size_t map_len;
 	struct st_file_hdr *hdr;
@@ -69,6 +69,7 @@ struct st_call {
 	int fd;
 	uint64_t a[3];
 	uint64_t ts_enter;
+	uint32_t gen;                   /* process generation at begin (fork detection) */
 };
 
 /* Lifecycle: init.c */
@@ -78,6 +79,7 @@ uint64_t st_now(void);
 int st_gettid(void);
 void *st_resolve(const char *name, void **slot);
 int st_ring_open(void);             /* create this process's ring file; 0 ok */
+int st_ring_lazy_open(void);
 void st_modules_scan(void);
 
 /* Records: ring.c */
