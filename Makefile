@@ -32,7 +32,7 @@ $(B)/libsocktrace.so: $(PRELOAD_OBJ)
 $(B)/viewer/%.o: viewer/%.c $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -DST_LIBDIR='"$(PREFIX)/lib/socktrace"' -c $< -o $@
 
 $(B)/socktrace: $(VIEWER_OBJ)
 	@echo "  LD      $@"

@@ -1,1 +1,40 @@
-int main(void){return 0;}
+/* socktrace: the viewer's entry point; one subcommand per file, dispatched from a table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} commands[] = {
+	{ "record", command_record, "run a command with its socket calls recorded" },
+	{ "dump", command_dump, "print every recorded call in time order (text or --json)" },
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: socktrace COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fputs("\n'socktrace COMMAND --help' describes each one.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "socktrace: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

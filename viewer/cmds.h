@@ -1,0 +1,15 @@
+/* One entry point per subcommand, dispatched from main.c. */
+#ifndef ST_CMDS_H
+#define ST_CMDS_H
+
+int command_record(int argc, char **argv);
+int command_dump(int argc, char **argv);
+
+/* Open every ring named (or found in named directories); prints one line per bad file.
+ * Returns the number opened; *bad is set when any path failed. */
+struct st_file;
+int open_rings(int argc, char **argv, struct st_file ***files, int *bad);
+void close_rings(struct st_file **files, int n);
+void report_damage(struct st_file **files, int n);
+
+#endif

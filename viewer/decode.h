@@ -1,0 +1,20 @@
+/* Turning raw record fields into names people know: calls, errnos, flags, addresses. */
+#ifndef ST_DECODE_H
+#define ST_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "emit.h"
+#include "reader.h"
+
+const char *st_call_name(int call);
+const char *st_errno_name(int err);          /* "EPIPE"; NULL for 0 */
+const char *st_family_name(int family);
+void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen);
+void st_fmt_flags(uint64_t v, const void *table, char *out, size_t outlen);
+
+/* Emit the decoded arguments of a record as key/value pairs. */
+void st_emit_args(struct emit *e, const struct st_record *r);
+
+#endif
