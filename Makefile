@@ -45,7 +45,28 @@ $(B)/asan/socktrace: $(VIEWER_SRC) $(HDRS)
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -o $@ $(VIEWER_SRC)
 
-test: all $(B)/asan/socktrace
+# test programs (tests/progs): plain C with frame info, one built FORTIFY, one C++
+TPROGS := invisible brokenpipe threads forkexec sighandler busy classic
+TEST_BINS := $(TPROGS:%=$(B)/tests/%) $(B)/tests/exceptions $(B)/tests/fortify $(B)/tests/libearly.so
+$(B)/tests/%: tests/progs/%.c tests/progs/common.h
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) -O1 -g -D_GNU_SOURCE $(WARN) -pthread -o $@ $<
+$(B)/tests/fortify: tests/progs/fortify.c tests/progs/common.h
+	@mkdir -p $(@D)
+	@echo "  CC      $< (FORTIFY)"
+	$(Q)$(CC) -O2 -D_FORTIFY_SOURCE=2 $(WARN) -o $@ $<
+$(B)/tests/exceptions: tests/progs/exceptions.cpp
+	@mkdir -p $(@D)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) -O1 -g $(WARN) -o $@ $<
+$(B)/tests/libearly.so: tests/progs/early.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -shared -fPIC $(WARN) -o $@ $<
+
+test-progs: $(TEST_BINS)
+
+test: all $(B)/asan/socktrace test-progs
 	$(Q)tests/run.sh
 
 demo: 
@@ -61,4 +82,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test demo install clean
+.PHONY: all test test-progs demo install clean

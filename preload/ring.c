@@ -10,8 +10,8 @@
 
 static inline void store_rel64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
-/* Give this thread a fresh chunk. Returns 0 when the ring is unusable. */
-static int claim_chunk(void)
+/* Claim the next chunk of the ring for this thread; returns it, its header written. */
+static uint8_t *claim_chunk_raw(uint64_t *ticket)
 {
 	struct st_file_hdr *h = st_g.hdr;
 	uint64_t t = __atomic_fetch_add(&h->chunk_counter, 1, __ATOMIC_RELAXED);
@@ -24,10 +24,8 @@ static int claim_chunk(void)
 	ck->tid = (uint32_t)st_tls.tid;
 	ck->claim_ns = st_now();
 	store_rel64(&ck->ticket_plus1, t + 1);
-	st_tls.chunk = ch;
-	st_tls.cticket = t;
-	st_tls.idx = 1 + 0;
-	return 1;
+	*ticket = t;
+	return ch;
 }
 
 /*
@@ -37,8 +35,17 @@ static int claim_chunk(void)
  */
 static struct st_rec *reserve(unsigned n, uint64_t *ticket)
 {
-	if (unlikely(st_tls.claiming) || n >= ST_CHUNK_SLOTS)
+	if (n >= ST_CHUNK_SLOTS)
 		return NULL;
+	if (unlikely(st_tls.claiming)) {
+		/* a signal handler interrupted this thread's own claim (a page fault on the new
+		 * chunk can take microseconds): take a chunk of its own rather than race */
+		uint64_t t;
+		uint8_t *ch = claim_chunk_raw(&t);
+		((struct st_chunk_hdr *)ch)->nrec = n;
+		*ticket = t * ST_CHUNK_SLOTS + 1;
+		return (struct st_rec *)(ch + ST_SLOT_SIZE);
+	}
 	if (unlikely(st_tls.gen != st_g.gen)) {
 		st_tls.gen = st_g.gen;
 		st_tls.chunk = NULL;
@@ -59,7 +66,14 @@ static struct st_rec *reserve(unsigned n, uint64_t *ticket)
 		}
 		st_tls.claiming = 1;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		claim_chunk();
+		uint64_t t;
+		uint8_t *nch = claim_chunk_raw(&t);
+		st_tls.chunk = NULL;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		st_tls.cticket = t;
+		st_tls.idx = 1;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		st_tls.chunk = nch;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		st_tls.claiming = 0;
 	}

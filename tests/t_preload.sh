@@ -1,0 +1,174 @@
+# The preload must be invisible to the traced program and keep a complete, honest log.
+
+t_invisible() {
+	"$TB/invisible" > untraced.txt 2>&1 || return 1
+	traced "$W/rings" "$TB/invisible" > traced.txt 2>&1 || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	SOCKTRACE_STACK_DEPTH=0 traced "$W/rings0" "$TB/invisible" > traced0.txt 2>&1 || return 1
+	expect_same_output untraced.txt traced0.txt || return 1
+	dump rings > d.json || return 1
+	# after closefrom(3) the new socketpair got 3 and 4 again, and the log says so
+	expect_eq "socketpairs" "$($Q values args.fds call=socketpair < d.json | tr '\n' ' ')" "[3,4] [3,4] " || return 1
+	expect_eq "closefrom recorded" "$($Q count call=closefrom args.lowfd=3 < d.json)" 1 || return 1
+	# sends from four threads and main, each with a stack
+	expect_eq "thread sends" "$($Q values tid call=send fd=3 < d.json | sort -u | wc -l)" 5 || return 1
+	expect_eq "sends without stack" "$($Q count call=send 'frames=[]' < d.json)" 0 || return 1
+}
+run_case invisible_fds_bytes_errno t_invisible
+
+t_brokenpipe_default() {
+	"$TB/brokenpipe" > untraced.txt 2>&1; local u=$?
+	traced "$W/rings" "$TB/brokenpipe" > traced.txt 2>&1; local t=$?
+	expect_eq "untraced exit" $u 141 || return 1
+	expect_eq "traced exit (death by SIGPIPE)" $t 141 || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	dump rings > d.json || return 1
+	# the server's fatal send: entered, never completed; its first send after the peer left worked
+	local srv; srv=$($Q values pid call=accept < d.json)
+	expect_eq "fatal send" "$($Q count pid="$srv" call=send complete=false < d.json)" 1 || return 1
+	expect_eq "first send succeeded" "$($Q values ret pid="$srv" call=send complete=true < d.json)" 30 || return 1
+	expect_eq "client close recorded" "$($Q count call=close complete=true < d.json | awk '$1>=1{print "yes"}')" yes
+}
+run_case brokenpipe_sigpipe_death t_brokenpipe_default
+
+t_brokenpipe_ignored() {
+	"$TB/brokenpipe" --ignore-sigpipe > untraced.txt 2>&1; local u=$?
+	traced "$W/rings" "$TB/brokenpipe" --ignore-sigpipe > traced.txt 2>&1; local t=$?
+	expect_eq "exit" "$t" "$u" || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	dump rings > d.json || return 1
+	expect_eq "EPIPE send" "$($Q count call=send errno=EPIPE < d.json)" 1 || return 1
+	# signal(SIGPIPE) came before the first socket call: the ring starts by noting it
+	expect_eq "SIGPIPE disposition" "$($Q values args.handler call=sigaction args.at_start=true < d.json | sort -u)" SIG_IGN
+}
+run_case brokenpipe_sigpipe_ignored t_brokenpipe_ignored
+
+t_threads() {
+	SOCKTRACE_SIZE=256M SOCKTRACE_STACK_DEPTH=0 traced "$W/rings" "$TB/threads" 4 100000 > out.txt || return 1
+	dump rings > d.json || return 1
+	expect_eq "records" "$($Q count call=setsockopt < d.json)" 400000 || return 1
+	expect_eq "threads" "$($Q values tid call=setsockopt < d.json | sort -u | wc -l)" 4 || return 1
+	"$VIEW" dump rings > /dev/null 2> err.txt || return 1
+	expect_eq "nothing lost or dropped" "$(cat err.txt)" ""
+}
+run_case threads_4x100k_exact t_threads
+
+t_fork_exec() {
+	"$TB/forkexec" > untraced.txt 2>&1 || return 1
+	traced "$W/rings" "$TB/forkexec" > traced.txt 2>&1 || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	expect_eq "ring files (parent, child, exec'd child)" "$(ls rings | wc -l)" 3 || return 1
+	local parent child
+	parent=$(dump rings | $Q values pid call=fork | head -n 1)
+	child=$(dump rings | $Q values ret call=fork | head -n 1)
+	expect_ge "child pid" "$child" 1 || return 1
+	expect_eq "parent sockets" "$(dump rings | $Q count pid="$parent" call=socket)" 2 || return 1
+	expect_eq "child's own socket" "$(dump rings | $Q count pid="$child" call=socket args.domain=AF_UNIX)" 1 || return 1
+	expect_eq "child closed inherited socket" "$(dump rings | $Q count pid="$child" call=close)" 1 || return 1
+	expect_eq "exec recorded, never returned" "$(dump rings | $Q count pid="$child" call=exec complete=false)" 1 || return 1
+	expect_eq "exec'd image socket" "$(dump rings | $Q count pid="$child" call=socket args.domain=AF_INET6)" 1
+}
+run_case fork_and_exec_rings t_fork_exec
+
+t_exceptions() {
+	"$TB/exceptions" > untraced.txt 2>&1 || return 1
+	traced "$W/rings" "$TB/exceptions" > traced.txt 2>&1 || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	expect_eq "sends" "$(nrec rings call=send)" 1000
+}
+run_case cxx_exceptions t_exceptions
+
+t_sighandler() {
+	timeout 30 "$TB/sighandler" > untraced.txt 2>&1 || return 1
+	timeout 30 env SOCKTRACE_SIZE=64M SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" "$TB/sighandler" > traced.txt 2>&1 \
+		|| fail "traced run failed or hung (exit $?)" || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	expect_ge "sends from the handler" "$(nrec rings call=send args.flags=MSG_DONTWAIT)" 200
+}
+run_case send_from_signal_handler t_sighandler
+
+t_early() {
+	# the other library's constructor runs before ours in one order or the other
+	LD_PRELOAD="$LIB:$TB/libearly.so" SOCKTRACE_DIR="$W/a" "$TB/threads" 1 1 > /dev/null || return 1
+	LD_PRELOAD="$TB/libearly.so:$LIB" SOCKTRACE_DIR="$W/b" "$TB/threads" 1 1 > /dev/null || return 1
+	expect_eq "order 1" "$(nrec a call=socket args.type=SOCK_DGRAM)" 2 || return 1
+	expect_eq "order 2" "$(nrec b call=socket args.type=SOCK_DGRAM)" 2
+}
+run_case calls_before_constructor t_early
+
+t_fortify() {
+	nm -D "$TB/fortify" | grep -q __recv_chk || fail "test program does not import __recv_chk" || return 1
+	traced "$W/rings" "$TB/fortify" > out.txt || return 1
+	expect_eq "output" "$(cat out.txt)" "9 5" || return 1
+	expect_eq "fortified recv" "$(nrec rings call=recv args.fortify=true ret=9)" 1 || return 1
+	expect_eq "fortified read" "$(nrec rings call=read args.fortify=true ret=5)" 1 || return 1
+	expect_eq "fortified poll" "$(nrec rings call=poll args.fortify=true)" 1
+}
+run_case fortify_source_aliases t_fortify
+
+t_sigkill() {
+	SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" "$TB/busy" > out.txt &
+	local pid=$!
+	wait_file out.txt || return 1
+	sleep 0.3
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	dump rings > d.json 2> err.txt || { cat err.txt; return 1; }
+	expect_ge "records" "$(wc -l < d.json)" 10000 || return 1
+	$Q check-schema < d.json > /dev/null || return 1
+	# each thread's last call was cut by the kill: entered, never completed
+	expect_ge "calls in flight at the kill" "$($Q count complete=false < d.json)" 1 || return 1
+	if grep -q "damaged" err.txt; then fail "committed records failed checks: $(cat err.txt)"; fi
+}
+run_case sigkill_mid_run t_sigkill
+
+t_unwritable_dir() {
+	"$TB/invisible" > untraced.txt 2>&1
+	SOCKTRACE_DIR=/etc/hostname/sub LD_PRELOAD="$LIB" "$TB/invisible" > traced.txt 2> err.txt || return 1
+	expect_same_output untraced.txt <(grep -v '^socktrace:' traced.txt) || return 1
+	expect_eq "stderr lines" "$(grep -c '^socktrace:' err.txt)" 1 || return 1
+	grep -q "tracing disabled" err.txt || fail "no reason given: $(cat err.txt)"
+}
+run_case unwritable_dir t_unwritable_dir
+
+t_disk_full() {
+	mkdir -p small
+	if ! mount -t tmpfs -o size=2M tmpfs small 2>/dev/null; then
+		echo "cannot mount a small tmpfs here (needs root)"; return 77
+	fi
+	"$TB/invisible" > untraced.txt 2>&1
+	SOCKTRACE_DIR="$W/small" LD_PRELOAD="$LIB" "$TB/invisible" > traced.txt 2> err.txt; local rc=$?
+	local left; left=$(ls small | wc -l)
+	umount small
+	expect_eq "exit" $rc 0 || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	expect_eq "stderr lines" "$(grep -c '^socktrace:' err.txt)" 1 || return 1
+	grep -q "No space left" err.txt || fail "reason: $(cat err.txt)" || return 1
+	expect_eq "no half-made ring left" "$left" 0
+}
+run_case disk_full t_disk_full
+
+t_bad_env() {
+	SOCKTRACE_SIZE=lots SOCKTRACE_STACK_DEPTH=-3 SOCKTRACE_PAYLOAD=1x traced "$W/rings" "$TB/fortify" > out.txt 2> err.txt || return 1
+	expect_eq "one line per bad variable" "$(grep -c '^socktrace:' err.txt)" 3 || return 1
+	grep -q "SOCKTRACE_SIZE='lots'" err.txt || return 1
+	expect_eq "traced anyway, with defaults" "$(nrec rings call=recv)" 1 || return 1
+	expect_eq "ring of the default size" "$(stat -c %s rings/*.ring)" 16777216
+}
+run_case bad_environment_values t_bad_env
+
+t_payload_and_addresses() {
+	local port
+	"$TB/classic" tcp-server port > /dev/null &
+	wait_file port || return 1
+	SOCKTRACE_PAYLOAD=8 traced "$W/rings" "$TB/classic" tcp-client "$(cat port)" hello-world > out.txt || return 1
+	wait
+	dump rings > d.json || return 1
+	# payload bytes (hex), cut at SOCKTRACE_PAYLOAD
+	expect_eq "payload" "$($Q values args.data call=send < d.json)" "68656c6c6f2d776f" || return 1
+	# the connect record names the peer and the ephemeral local port
+	expect_eq "peer" "$($Q values args.peer call=connect < d.json)" "127.0.0.1:$(cat port)" || return 1
+	local lport; lport=$($Q values args.local call=connect < d.json)
+	[[ "$lport" =~ ^127\.0\.0\.1:[1-9][0-9]*$ ]] || fail "local address '$lport'"
+}
+run_case payload_and_ephemeral_ports t_payload_and_addresses
