@@ -1,0 +1,78 @@
+# The viewer trusts nothing it reads, and the record command behaves like the program it runs.
+
+make_good_ring() {
+	traced "$W/good" "$TB/fortify" > /dev/null || return 1
+	good=$(ls "$W"/good/*.ring)
+}
+
+t_damaged_files() {
+	make_good_ring || return 1
+	local total; total=$(dump "$good" | wc -l)
+	mkdir bad
+	head -c 100 /dev/urandom > bad/short.ring
+	: > bad/empty.ring
+	head -c 20000 /dev/urandom > bad/foreign.ring
+	for m in truncate version zero-magic; do python3 "$ROOT/tests/corrupt.py" $m "$good" bad/$m.ring || return 1; done
+	"$VIEW" dump bad "$good" > out.txt 2> err.txt; local rc=$?
+	expect_eq "exit status" $rc 1 || return 1
+	expect_eq "good file still shown" "$(wc -l < out.txt)" "$total" || return 1
+	expect_eq "one line per bad file" "$(wc -l < err.txt)" 6 || return 1
+	grep -q "empty.ring: empty file" err.txt || return 1
+	grep -q "short.ring: too short" err.txt || return 1
+	grep -q "foreign.ring: not a socktrace ring file (bad magic)" err.txt || return 1
+	grep -q "truncate.ring: truncated or extended" err.txt || return 1
+	grep -q "version.ring: ring format version 99 is not supported" err.txt || return 1
+	grep -q "zero-magic.ring: no ring-file magic" err.txt || return 1
+}
+run_case reader_rejects_bad_files t_damaged_files
+
+t_damaged_records() {
+	make_good_ring || return 1
+	local total; total=$(dump "$good" | wc -l)
+	python3 "$ROOT/tests/corrupt.py" record-byte "$good" cr.ring || return 1
+	python3 "$ROOT/tests/corrupt.py" torn "$good" torn.ring || return 1
+	"$VIEW" dump --json cr.ring > cr.json 2> cr.err || return 1
+	expect_eq "damaged record left out" "$(wc -l < cr.json)" $((total - 1)) || return 1
+	grep -q "1 damaged record(s) failed their checksum" cr.err || fail "$(cat cr.err)" || return 1
+	"$VIEW" dump --json torn.ring > torn.json 2> torn.err || return 1
+	expect_eq "torn record left out" "$(wc -l < torn.json)" $((total - 1)) || return 1
+	grep -q "1 torn record(s)" torn.err || fail "$(cat torn.err)"
+}
+run_case reader_checks_each_record t_damaged_records
+
+t_json_schema() {
+	make_good_ring || return 1
+	expect_ge "records" "$(dump "$good" | $Q check-schema)" 5
+}
+run_case dump_json_schema t_json_schema
+
+t_dump_text() {
+	make_good_ring || return 1
+	"$VIEW" dump "$good" > out.txt || return 1
+	grep -Eq "fortify\[[0-9]+:[0-9]+\] recv\(fd=4, len=64, flags=0, fortify=true\) = 9 <" out.txt || fail "$(cat out.txt)"
+}
+run_case dump_text t_dump_text
+
+t_record_cmd() {
+	"$SOCKTRACE" record -o "$W/r1" -- sh -c 'exit 3'; expect_eq "exit status" $? 3 || return 1
+	"$SOCKTRACE" record -o "$W/r2" -- "$TB/brokenpipe"; expect_eq "killed by SIGPIPE" $? 141 || return 1
+	ls r2/*.ring > /dev/null || fail "no rings in -o dir" || return 1
+	"$SOCKTRACE" record --stack-depth 0 --payload 4 --size 8M -o "$W/r3" -- "$TB/fortify" > /dev/null || return 1
+	expect_eq "options reach the preload" "$(dump r3 | $Q values args.data call=send | head -n 1)" "666f7274" || return 1
+	expect_eq "no stacks" "$(dump r3 | $Q count 'frames=[]')" "$(dump r3 | wc -l)" || return 1
+	expect_eq "ring size" "$(stat -c %s r3/*.ring)" 8388608 || return 1
+	"$SOCKTRACE" record --bogus -- true 2> err.txt; expect_eq "unknown option" $? 2 || return 1
+	grep -q "usage: socktrace record" err.txt || return 1
+	"$SOCKTRACE" record --size huge -- true 2> err.txt; expect_eq "bad size" $? 2 || return 1
+	"$SOCKTRACE" frobnicate 2> err.txt; expect_eq "unknown command" $? 2 || return 1
+	"$SOCKTRACE" record -o "$W/r4" -- /nonexistent/prog 2> err.txt; expect_eq "missing command" $? 127
+}
+run_case record_command t_record_cmd
+
+t_install() {
+	make -s -C "$ROOT" install DESTDIR="$W/dest" PREFIX=/opt/st > /dev/null || return 1
+	[ -x dest/opt/st/bin/socktrace ] && [ -f dest/opt/st/lib/socktrace/libsocktrace.so ] || fail "files" || return 1
+	dest/opt/st/bin/socktrace record -o "$W/ri" -- "$TB/fortify" > /dev/null || return 1
+	expect_eq "installed record finds its library" "$(nrec ri call=recv)" 1
+}
+run_case install_prefix_destdir t_install
