@@ -66,12 +66,14 @@ $(B)/tests/libearly.so: tests/progs/early.c
 
 test-progs: $(TEST_BINS)
 
-test: all $(B)/asan/socktrace test-progs
+test:
+	$(Q)tests/deps.sh --build --test
+	$(Q)$(MAKE) -s all $(B)/asan/socktrace test-progs
 	$(Q)tests/run.sh
 
-demo: 
+demo:
 	$(Q)tests/deps.sh --build
-	$(Q)$(MAKE) -s all
+	$(Q)$(MAKE) -s all test-progs
 	$(Q)tests/demo.sh
 
 install: all
