@@ -39,6 +39,10 @@ static void note_found(int fd, int call, int origin)
 	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &l);
 	l = sizeof(int);
 	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l);
+	if (!st_g.ring_ok && st_ring_lazy_open() != 0) {
+		errno = saved;
+		return;
+	}
 	errno = saved;
 	st_sock_note(fd, origin, dom, type, proto, 0);
 	st_event(call, fd, (uint64_t)dom, (uint64_t)type, (uint64_t)proto, 0);

@@ -172,3 +172,26 @@ t_payload_and_addresses() {
 	[[ "$lport" =~ ^127\.0\.0\.1:[1-9][0-9]*$ ]] || fail "local address '$lport'"
 }
 run_case payload_and_ephemeral_ports t_payload_and_addresses
+
+t_inherited() {
+	"$TB/classic" tcp-server port > /dev/null &
+	wait_file port || return 1
+	# the shell opens the connection; the traced program inherits it as fd 5
+	( exec 5<>"/dev/tcp/127.0.0.1/$(cat port)"; traced "$W/rings" "$TB/fortify" > /dev/null ) || return 1
+	wait
+	dump rings > d.json || return 1
+	expect_eq "inherited socket" "$($Q values args.peer call=inherited fd=5 < d.json)" "127.0.0.1:$(cat port)" || return 1
+	"$VIEW" info rings > info.txt || return 1
+	grep -Eq "fd 5 +AF_INET +inherited +127.0.0.1:[0-9]+ -> 127.0.0.1:$(cat port)" info.txt || fail "$(cat info.txt)"
+}
+run_case inherited_socket_at_start t_inherited
+
+t_module_map() {
+	traced "$W/rings" "$TB/dlopener" "$TB/libearly.so" > out.txt || return 1
+	"$VIEW" info rings > info.txt || return 1
+	local bid; bid=$(readelf -n "$TB/dlopener" | awk '/Build ID/ {print $3}')
+	grep -Eq "0x[0-9a-f]+ $bid $TB/dlopener\$" info.txt || fail "exe module: $(cat info.txt)" || return 1
+	grep -q " $TB/libearly.so\$" info.txt || fail "dlopened module missing: $(cat info.txt)" || return 1
+	grep -q "libunwind.so.8" info.txt || fail "libunwind module missing"
+}
+run_case module_map_and_dlopen t_module_map

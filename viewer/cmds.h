@@ -4,6 +4,7 @@
 
 int command_record(int argc, char **argv);
 int command_dump(int argc, char **argv);
+int command_info(int argc, char **argv);
 
 /* Open every ring named (or found in named directories); prints one line per bad file.
  * Returns the number opened; *bad is set when any path failed. */
