@@ -71,6 +71,11 @@ test:
 	$(Q)$(MAKE) -s all $(B)/asan/socktrace test-progs
 	$(Q)tests/run.sh
 
+bench:
+	$(Q)tests/deps.sh --build --test --bench
+	$(Q)$(MAKE) -s all test-progs
+	$(Q)tests/bench.sh
+
 demo:
 	$(Q)tests/deps.sh --build
 	$(Q)$(MAKE) -s all test-progs
@@ -84,4 +89,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs demo install clean
+.PHONY: all test test-progs bench demo install clean

@@ -195,3 +195,22 @@ t_module_map() {
 	grep -q "libunwind.so.8" info.txt || fail "libunwind module missing"
 }
 run_case module_map_and_dlopen t_module_map
+
+t_setuid() {
+	[ "$(id -u)" -eq 0 ] && command -v setpriv > /dev/null || { echo "needs root and setpriv"; return 77; }
+	# the loader preloads a setuid program only with a setuid library from a system directory
+	local sys=/usr/lib/x86_64-linux-gnu/libsocktrace-suidtest.$$.so d
+	d=$(mktemp -d /tmp/socktrace-suid.XXXXXX)
+	chmod 755 "$d" && cp "$TB/fortify" "$d/prog" && chmod 4755 "$d/prog"
+	cp "$LIB" "$sys" && chmod 4755 "$sys"
+	(cd "$d" && setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env LD_PRELOAD="$(basename "$sys")" SOCKTRACE_DIR="$d/rings" ./prog) > out.txt 2> err.txt
+	local rc=$? rings=no
+	[ -e "$d/rings" ] && rings=yes
+	rm -f "$sys"; rm -rf "$d"
+	expect_eq "exit" $rc 0 || return 1
+	expect_eq "output" "$(cat out.txt)" "9 5" || return 1
+	expect_eq "said why, once" "$(cat err.txt)" "socktrace: not tracing a setuid/setgid program (AT_SECURE)" || return 1
+	expect_eq "no ring written" $rings no
+}
+run_case setuid_program_untraced t_setuid
