@@ -35,6 +35,13 @@ int main(void)
 	fflush(stdout);
 	/* a daemon-style purge of every fd above stderr, then new sockets reuse the numbers */
 	closefrom(3);
+	/* closing fds that do not exist fails the same way, also where the tracer keeps its own */
+	int ebadf = 0;
+	for (int fd = 1000; fd < 1030; fd++)
+		ebadf += close(fd) < 0 && errno == EBADF;
+	for (int fd = 4060; fd < 4096; fd++)
+		ebadf += close(fd) < 0 && errno == EBADF;
+	printf("EBADF closes: %d of 66\n", ebadf);
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		die("socketpair 2");
 	printf("after closefrom: socketpair fds: %d %d\n", sv[0], sv[1]);
@@ -64,12 +71,14 @@ int main(void)
 	printf("stray byte read: %zd errno=%s\n", n, n < 0 ? strerrorname_np(errno) : "-");
 	/* errno and return values of failing calls */
 	errno = 0;
-	printf("close(-1)=%d errno=%s\n", close(-1), strerrorname_np(errno));
-	printf("send(badfd)=%zd errno=%s\n", send(999, "x", 1, 0), strerrorname_np(errno));
+	int rc = close(-1);
+	printf("close(-1)=%d errno=%s\n", rc, strerrorname_np(errno));
+	ssize_t sr = send(999, "x", 1, 0);
+	printf("send(badfd)=%zd errno=%s\n", sr, strerrorname_np(errno));
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(1), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int s = socket(AF_INET, SOCK_STREAM, 0);
-	printf("connect(closed port)=%d errno=%s fd=%d\n", connect(s, (struct sockaddr *)&a, sizeof(a)),
-	       strerrorname_np(errno), s);
+	rc = connect(s, (struct sockaddr *)&a, sizeof(a));
+	printf("connect(closed port)=%d errno=%s fd=%d\n", rc, strerrorname_np(errno), s);
 	int p[2];
 	if (pipe(p) == 0)
 		printf("pipe fds: %d %d\n", p[0], p[1]);
