@@ -29,16 +29,25 @@ static int probe_sock(int fd)
 	return r == 0 && S_ISSOCK(sb.st_mode);
 }
 
+/* Domain, type and protocol of a socket we did not create, asked of the kernel. */
+void st_sock_kind(int fd, int *dom, int *type, int *proto)
+{
+	int saved = errno;
+	socklen_t l = sizeof(int);
+	*dom = *type = *proto = 0;
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, dom, &l);
+	l = sizeof(int);
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, type, &l);
+	l = sizeof(int);
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, proto, &l);
+	errno = saved;
+}
+
 static void note_found(int fd, int call, int origin)
 {
-	int dom = 0, type = 0, proto = 0;
-	socklen_t l = sizeof(int);
+	int dom, type, proto;
 	int saved = errno;
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &dom, &l);
-	l = sizeof(int);
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &l);
-	l = sizeof(int);
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l);
+	st_sock_kind(fd, &dom, &type, &proto);
 	if (!st_g.ring_ok && st_ring_lazy_open() != 0) {
 		errno = saved;
 		return;

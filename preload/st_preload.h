@@ -106,6 +106,7 @@ extern uint8_t st_fdkind[ST_FDTAB];
 int st_is_sock(int fd);             /* knows, or probes once with fstat */
 void st_fd_set(int fd, int kind);
 void st_fd_scan(void);              /* sockets open at start: inherited */
+void st_sock_kind(int fd, int *dom, int *type, int *proto);
 int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we unwind */
 int st_fd_hidden(int fd);
 void st_hide_pipe(int fds[2]);

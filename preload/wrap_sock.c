@@ -36,16 +36,10 @@ static void learn(int fd, int origin, uint64_t ticket, int dom, int type, int pr
 	st_sock_note(fd, origin, dom, type, proto, ticket);
 }
 
-static void learn_accepted(int lfd, int fd, struct st_call *c)
+static void learn_accepted(int fd, struct st_call *c)
 {
-	int dom = 0, type = 0, proto = 0;
-	socklen_t l = sizeof(int);
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &dom, &l);
-	l = sizeof(int);
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &l);
-	l = sizeof(int);
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l);
-	(void)lfd;
+	int dom, type, proto;
+	st_sock_kind(fd, &dom, &type, &proto);
 	learn(fd, ST_OR_ACCEPT, c->ticket, dom, type, proto);
 	st_sock_addrs(fd, c, 1, 1);
 }
@@ -105,42 +99,35 @@ ST_EXPORT int listen(int fd, int backlog)
 	TRACED(int, ST_C_LISTEN, fd, backlog, 0, 0, 0, REAL(listen)(fd, backlog), NOTHING, NOTHING);
 }
 
-ST_EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
+/* accept and accept4: the new fd is a socket whether or not we record the call. */
+static int accept_common(int id, int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
 	st_is_sock(fd);
 	struct st_call c;
-	if (!st_begin(&c, ST_C_ACCEPT, fd, 0, 0, 0, 2 * ADDR_ROOM)) {
-		int r = REAL(accept)(fd, sa, len);
+	int traced = st_begin(&c, id, fd, (uint64_t)flags, 0, 0, 2 * ADDR_ROOM);
+	if (traced)
+		st_enter(&c);
+	int r = id == ST_C_ACCEPT ? REAL(accept)(fd, sa, len) : REAL(accept4)(fd, sa, len, flags);
+	if (!traced) {
 		if (r >= 0)
 			st_fd_set(r, FK_SOCK);
 		return r;
 	}
-	st_enter(&c);
-	int r = REAL(accept)(fd, sa, len);
 	st_exit(&c, r);
 	if (r >= 0)
-		learn_accepted(fd, r, &c);
+		learn_accepted(r, &c);
 	st_done(&c);
 	return r;
 }
 
+ST_EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return accept_common(ST_C_ACCEPT, fd, sa, len, 0);
+}
+
 ST_EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
-	st_is_sock(fd);
-	struct st_call c;
-	if (!st_begin(&c, ST_C_ACCEPT4, fd, (uint64_t)flags, 0, 0, 2 * ADDR_ROOM)) {
-		int r = REAL(accept4)(fd, sa, len, flags);
-		if (r >= 0)
-			st_fd_set(r, FK_SOCK);
-		return r;
-	}
-	st_enter(&c);
-	int r = REAL(accept4)(fd, sa, len, flags);
-	st_exit(&c, r);
-	if (r >= 0)
-		learn_accepted(fd, r, &c);
-	st_done(&c);
-	return r;
+	return accept_common(ST_C_ACCEPT4, fd, sa, len, flags);
 }
 
 ST_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
