@@ -218,3 +218,24 @@ t_setuid() {
 	expect_eq "no ring written" $rings no
 }
 run_case setuid_program_untraced t_setuid
+
+t_allcalls() {
+	"$TB/allcalls" > untraced.txt 2>&1 || return 1
+	traced "$W/rings" "$TB/allcalls" > traced.txt 2>&1 || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	dump rings > d.json || return 1
+	local c
+	for c in "call=sendmmsg ret=2 args.bytes=8" "call=recvmmsg ret=2 args.bytes=8" "call=sendmsg ret=8" \
+		"call=recvmsg ret=8" "call=writev ret=8 args.iovcnt=2" "call=readv ret=8" \
+		"call=sendfile ret=100 args.count=100" "call=splice ret=7 args.direction=to_socket" \
+		"call=ppoll ret=0 args.timeout_ms=1" "call=pselect ret=1" \
+		"call=epoll_ctl args.op=EPOLL_CTL_ADD args.data=42" "call=epoll_pwait ret=1" \
+		"call=fcntl args.cmd=F_SETFL" "call=ioctl args.request=FIONBIO args.value=1" \
+		"call=fcntl args.cmd=F_DUPFD_CLOEXEC ret=20" "call=dup3 ret=30" "call=close_range args.sockets=[20,30]" \
+		"call=signal args.handler=SIG_IGN" "call=getaddrinfo args.node=127.0.0.1 args.first=127.0.0.1:80" \
+		"call=posix_spawn args.path=/bin/true" "call=inherited comm=true fd=3"; do
+		# shellcheck disable=SC2086
+		expect_eq "$c" "$($Q count $c < d.json)" 1 || return 1
+	done
+}
+run_case every_other_call t_allcalls
