@@ -2,13 +2,23 @@
 #ifndef ST_CMDS_H
 #define ST_CMDS_H
 
+#include <stdint.h>
+
+struct st_file;
+struct lc;
+struct lc_sock;
+
 int command_record(int argc, char **argv);
 int command_dump(int argc, char **argv);
 int command_info(int argc, char **argv);
+int command_sockets(int argc, char **argv);
+
+/* Shared by the lifecycle views (cmd_sockets.c). */
+uint64_t build_lifetimes(struct st_file **files, int n, struct lc *lc);
+const char *sock_peer(const struct lc_sock *s);
 
 /* Open every ring named (or found in named directories); prints one line per bad file.
  * Returns the number opened; *bad is set when any path failed. */
-struct st_file;
 int open_rings(int argc, char **argv, struct st_file ***files, int *bad);
 void close_rings(struct st_file **files, int n);
 void report_damage(struct st_file **files, int n);

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
 	{ "record", command_record, "run a command with its socket calls recorded" },
 	{ "dump", command_dump, "print every recorded call in time order (text or --json)" },
+	{ "sockets", command_sockets, "one line per socket lifetime (tcplife-like), --json too" },
 	{ "info", command_info, "show a ring's process, modules and still-open sockets" },
 };
 

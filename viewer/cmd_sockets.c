@@ -1,0 +1,208 @@
+/* socktrace sockets: one line per socket lifetime, in the spirit of bcc's tcplife. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cmds.h"
+#include "decode.h"
+#include "emit.h"
+#include "lifecycle.h"
+#include "util.h"
+
+static const char *type_short(int t)
+{
+	switch (t) {
+	case SOCK_STREAM: return "STREAM";
+	case SOCK_DGRAM: return "DGRAM";
+	case SOCK_SEQPACKET: return "SEQPACKET";
+	case SOCK_RAW: return "RAW";
+	}
+	return "?";
+}
+
+static const char *type_name(int t)
+{
+	switch (t) {
+	case SOCK_STREAM: return "SOCK_STREAM";
+	case SOCK_DGRAM: return "SOCK_DGRAM";
+	case SOCK_SEQPACKET: return "SOCK_SEQPACKET";
+	case SOCK_RAW: return "SOCK_RAW";
+	}
+	return NULL;
+}
+
+/* Run every record through the lifecycle machine. Returns the first record's time. */
+uint64_t build_lifetimes(struct st_file **files, int n, struct lc *lc)
+{
+	struct st_merge *m = st_merge_new(files, n);
+	const struct st_record *r;
+	uint64_t t0 = 0;
+	int first = 1;
+	while ((r = st_merge_next(m))) {
+		if (first)
+			t0 = r->ts_enter;
+		first = 0;
+		lc_feed(lc, r);
+	}
+	st_merge_free(m);
+	lc_finish(lc);
+	return t0;
+}
+
+const char *sock_peer(const struct lc_sock *s)
+{
+	if (s->peer[0])
+		return s->peer;
+	if (s->npeers)
+		return s->peers[0];
+	return s->pair_id > 0 ? "(socketpair)" : "-";
+}
+
+static void sock_json(const struct lc_sock *s)
+{
+	struct emit e;
+	emit_init(&e, &emit_json, stdout);
+	const struct emit_ops *o = e.ops;
+	o->begin_obj(&e, NULL);
+	o->kv_int(&e, "id", s->id);
+	o->kv_int(&e, "pid", s->pid);
+	o->kv_str(&e, "comm", s->comm);
+	o->begin_list(&e, "fds");
+	for (int i = 0; i < s->nfds; i++)
+		o->kv_int(&e, NULL, s->fds[i]);
+	o->end_list(&e);
+	o->begin_list(&e, "pids");
+	for (int i = 0; i < s->npids; i++)
+		o->kv_int(&e, NULL, s->pids[i]);
+	o->end_list(&e);
+	o->kv_str(&e, "family", s->family >= 0 ? st_family_name(s->family) : NULL);
+	o->kv_str(&e, "type", type_name(s->type));
+	o->kv_str(&e, "local", s->local[0] ? s->local : NULL);
+	o->kv_str(&e, "peer", s->peer[0] ? s->peer : NULL);
+	o->begin_list(&e, "peers");
+	for (int i = 0; i < s->npeers; i++)
+		o->kv_str(&e, NULL, s->peers[i]);
+	o->end_list(&e);
+	if (s->pair_id > 0)
+		o->kv_int(&e, "pair", s->pair_id);
+	o->kv_str(&e, "origin", lc_origin_name(s->origin));
+	o->kv_int(&e, "start_ns", (int64_t)s->start_ns);
+	o->kv_int(&e, "end_ns", (int64_t)s->end_ns);
+	o->kv_int(&e, "calls", (int64_t)s->calls);
+	o->kv_int(&e, "bytes_out", (int64_t)s->bytes_out);
+	o->kv_int(&e, "bytes_in", (int64_t)s->bytes_in);
+	o->begin_list(&e, "errors");
+	for (int i = 0; i < s->nerrors; i++) {
+		o->begin_obj(&e, NULL);
+		o->kv_str(&e, "call", st_call_name(s->errors[i].call));
+		o->kv_str(&e, "errno", st_errno_name(s->errors[i].err));
+		o->end_obj(&e);
+	}
+	o->end_list(&e);
+	o->kv_str(&e, "end", lc_end_name(s->end));
+	o->end_obj(&e);
+	putchar('\n');
+}
+
+static void fmt_dur(char *buf, size_t n, uint64_t ns)
+{
+	if (ns >= 10000000000ull)
+		snprintf(buf, n, "%.1fs", (double)ns / 1e9);
+	else if (ns >= 1000000)
+		snprintf(buf, n, "%.1fms", (double)ns / 1e6);
+	else
+		snprintf(buf, n, "%.0fus", (double)ns / 1e3);
+}
+
+static void sock_text(const struct lc_sock *s, uint64_t t0)
+{
+	char fds[64] = "", dur[32], start[32], errs[96] = "";
+	size_t o = 0;
+	for (int i = 0; i < s->nfds; i++)
+		o += (size_t)snprintf(fds + o, o < sizeof(fds) ? sizeof(fds) - o : 0, "%s%d", i ? "," : "", s->fds[i]);
+	if (!s->nfds)
+		snprintf(fds, sizeof(fds), "-");
+	fmt_dur(dur, sizeof(dur), s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0);
+	snprintf(start, sizeof(start), "%.6f", (double)(s->start_ns - t0) / 1e9);
+	o = 0;
+	for (int i = 0; i < s->nerrors && i < 2; i++)
+		o += (size_t)snprintf(errs + o, o < sizeof(errs) ? sizeof(errs) - o : 0, "%s%s:%s", i ? "," : "",
+		                      st_call_name(s->errors[i].call), st_errno_name(s->errors[i].err));
+	if (s->nerrors > 2 || s->more_errors)
+		snprintf(errs + o, o < sizeof(errs) ? sizeof(errs) - o : 0, ",+%d", s->nerrors - 2 + s->more_errors);
+	const char *fam = s->family >= 0 ? st_family_name(s->family) : NULL;
+	const char *endc = s->end == END_CLOSED || s->end == END_PEER_CLOSED ? C_GREEN
+	                   : s->end == END_OPEN_AT_EXIT ? C_YELLOW : C_RED;
+	printf("%4d %7d %-12.12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6llu %8llu %8llu %s%-12s%s %s\n",
+	       s->id, s->pid, s->comm, fds, fam ? fam + 3 : "?", type_short(s->type),
+	       s->local[0] ? s->local : "-", sock_peer(s), lc_origin_name(s->origin), start, dur,
+	       (unsigned long long)s->calls, (unsigned long long)s->bytes_out,
+	       (unsigned long long)s->bytes_in, col(endc), lc_end_name(s->end), col(C_RESET), errs);
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: socktrace sockets [--json] [filters] [PATH...]\n"
+	      "  One line per socket lifetime: who made it, its fds, addresses, how it was born,\n"
+	      "  when, how long, calls, bytes out/in, errors and how it ended.\n"
+	      "  --json          one object per line\n" FILTER_HELP
+	      "example: socktrace sockets --addr 127.0.0.1:6379 --errors\n", out);
+}
+
+int command_sockets(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, FILTER_LONGOPTS,
+		{ 0, 0, 0, 0 } };
+	struct filter f;
+	int json = 0, c;
+	filter_init(&f);
+	color_setup(0);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		int k = filter_option(&f, c, optarg);
+		if (k < 0) {
+			fprintf(stderr, "socktrace sockets: bad value '%s'\n", optarg);
+			return 2;
+		}
+		if (k)
+			continue;
+		if (c == 'j')
+			json = 1;
+		else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	struct st_file **files;
+	int bad;
+	int n = open_rings(argc - optind, argv + optind, &files, &bad);
+	struct lc *lc = lc_new();
+	uint64_t t0 = build_lifetimes(files, n, lc);
+	if (!json) {
+		pager_start();
+		printf("%s%4s %7s %-12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6s %8s %8s %-12s %s%s\n",
+		       col(C_BOLD), "ID", "PID", "COMM", "FDS", "FAM", "TYPE", "LOCAL", "PEER", "ORIGIN",
+		       "START", "DUR", "CALLS", "OUT", "IN", "END", "ERRORS", col(C_RESET));
+	}
+	for (int i = 0; i < lc_count(lc); i++) {
+		struct lc_sock *s = lc_get(lc, i);
+		if (!filter_match(&f, s, t0))
+			continue;
+		if (json)
+			sock_json(s);
+		else
+			sock_text(s, t0);
+	}
+	fflush(stdout);
+	report_damage(files, n);
+	pager_end();
+	lc_free(lc);
+	close_rings(files, n);
+	return bad || n == 0 ? 1 : 0;
+}

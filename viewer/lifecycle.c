@@ -1,0 +1,524 @@
+/* Socket lifetimes: identity is the socket, not the fd number (see README "Lifecycle rules"). */
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uthash.h>
+
+#include "decode.h"
+
+struct fdent {
+	uint64_t key;                   /* pid << 32 | fd */
+	struct lc_sock *s;
+	int pending_exec;               /* set at exec until the new image reports it inherited */
+	UT_hash_handle hh;
+};
+
+struct snapshot {                   /* a parent's fd table at fork, for the child to adopt */
+	int fd;
+	struct lc_sock *s;
+};
+
+struct proc {
+	int pid;
+	const struct st_file *file;     /* current image's ring */
+	int incomplete;                 /* calls entered and never returned (not exec) */
+	uint64_t last_ts;
+	int in_exec_handover;           /* first records of a new image: inherited list */
+	struct snapshot *snap;          /* fork snapshot to adopt, from the parent */
+	int nsnap;
+	UT_hash_handle hh;
+};
+
+struct lc {
+	struct lc_sock **socks;
+	int n, cap;
+	struct fdent *fds;
+	struct proc *procs;
+	struct proc *pending;           /* fork snapshots for children not seen yet, by pid */
+};
+
+const char *lc_end_name(int end)
+{
+	static const char *const n[] = { "open", "closed", "peer_closed", "reset", "broken_pipe",
+	                                  "refused", "timed_out", "open_at_exit", "process_died",
+	                                  "unknown" };
+	return end >= 0 && end <= END_UNKNOWN ? n[end] : "unknown";
+}
+
+const char *lc_origin_name(int o)
+{
+	static const char *const n[] = { "socket", "accept", "socketpair", "inherited", "unseen",
+	                                  "wrapped" };
+	return o >= 0 && o <= ORIG_WRAPPED ? n[o] : "unknown";
+}
+
+struct lc *lc_new(void)
+{
+	return calloc(1, sizeof(struct lc));
+}
+
+static struct lc_sock *new_sock(struct lc *lc, const struct st_record *r, int origin)
+{
+	if (lc->n == lc->cap) {
+		lc->cap = lc->cap ? lc->cap * 2 : 64;
+		lc->socks = realloc(lc->socks, (size_t)lc->cap * sizeof(*lc->socks));
+	}
+	struct lc_sock *s = calloc(1, sizeof(*s));
+	s->id = lc->n + 1;
+	s->pid = r->file->hdr.pid;
+	memcpy(s->comm, r->file->hdr.comm, sizeof(s->comm));
+	s->origin = origin;
+	s->start_ns = r->ts_enter;
+	s->pair_id = -1;
+	s->family = -1;
+	s->type = -1;
+	lc->socks[lc->n++] = s;
+	return s;
+}
+
+static struct fdent *fd_find(struct lc *lc, int pid, int fd)
+{
+	uint64_t key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)fd;
+	struct fdent *e;
+	HASH_FIND(hh, lc->fds, &key, sizeof(key), e);
+	return e;
+}
+
+static void note_pid(struct lc_sock *s, int pid)
+{
+	for (int i = 0; i < s->npids; i++)
+		if (s->pids[i] == pid)
+			return;
+	if (s->npids < LC_MAX_PIDS)
+		s->pids[s->npids++] = pid;
+}
+
+static void end_sock(struct lc_sock *s, uint64_t ts)
+{
+	s->end_ns = ts;
+	if (s->reset || s->linger0)
+		s->end = END_RESET;
+	else if (s->epipe)
+		s->end = END_BROKEN_PIPE;
+	else if (s->refused)
+		s->end = END_REFUSED;
+	else if (s->timed_out)
+		s->end = END_TIMED_OUT;
+	else if (s->peer_fin)
+		s->end = END_PEER_CLOSED;
+	else
+		s->end = END_CLOSED;
+}
+
+static void unbind(struct lc *lc, int pid, int fd, uint64_t ts)
+{
+	struct fdent *e = fd_find(lc, pid, fd);
+	if (!e)
+		return;
+	struct lc_sock *s = e->s;
+	HASH_DEL(lc->fds, e);
+	free(e);
+	if (--s->refs <= 0)
+		end_sock(s, ts);
+}
+
+static void bind_fd(struct lc *lc, int pid, int fd, struct lc_sock *s, uint64_t ts)
+{
+	unbind(lc, pid, fd, ts);  /* a number reused without a close we saw */
+	struct fdent *e = calloc(1, sizeof(*e));
+	e->key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)fd;
+	e->s = s;
+	HASH_ADD(hh, lc->fds, key, sizeof(e->key), e);
+	if (s->refs++ == 0 && s->end != END_NONE) {
+		s->end = END_NONE;   /* revived: a fork child adopted it after the parent closed */
+		s->end_ns = 0;
+	}
+	note_pid(s, pid);
+	if (pid == s->pid) {
+		for (int i = 0; i < s->nfds; i++)
+			if (s->fds[i] == fd)
+				return;
+		if (s->nfds < LC_MAX_FDS)
+			s->fds[s->nfds++] = fd;
+	}
+}
+
+static struct proc *proc_get(struct proc **tab, int pid, int create)
+{
+	struct proc *p;
+	HASH_FIND_INT(*tab, &pid, p);
+	if (!p && create) {
+		p = calloc(1, sizeof(*p));
+		p->pid = pid;
+		HASH_ADD_INT(*tab, pid, p);
+	}
+	return p;
+}
+
+static void set_addr(char *dst, const struct st_record *r, int type)
+{
+	struct st_tlv_view t;
+	if (st_tlv_find(r, type, &t))
+		st_fmt_addr(t.p, t.len, dst, 128);
+}
+
+static void add_peer(struct lc_sock *s, const struct st_record *r, int type)
+{
+	char a[128] = "";
+	set_addr(a, r, type);
+	if (!a[0])
+		return;
+	for (int i = 0; i < s->npeers; i++)
+		if (!strcmp(s->peers[i], a))
+			return;
+	if (s->npeers < 4)
+		strcpy(s->peers[s->npeers++], a);
+}
+
+/* The first record of a process we have not seen: adopt a fork snapshot, or an exec'd
+ * image's inheritance. */
+static struct proc *enter_proc(struct lc *lc, const struct st_record *r)
+{
+	int pid = r->file->hdr.pid;
+	struct proc *p = proc_get(&lc->procs, pid, 0);
+	if (!p) {
+		p = proc_get(&lc->procs, pid, 1);
+		p->file = r->file;
+		struct proc *pend = proc_get(&lc->pending, pid, 0);
+		if (pend) {
+			for (int i = 0; i < pend->nsnap; i++)
+				bind_fd(lc, pid, pend->snap[i].fd, pend->snap[i].s, r->ts_enter);
+			HASH_DEL(lc->pending, pend);
+			free(pend->snap);
+			free(pend);
+		}
+	} else if (p->file != r->file) {
+		/* a new image (exec): fds survive only if it reports them inherited */
+		p->file = r->file;
+		struct fdent *e, *tmp;
+		HASH_ITER(hh, lc->fds, e, tmp)
+			if ((int)(e->key >> 32) == pid)
+				e->pending_exec = 1;
+		p->in_exec_handover = 1;
+	}
+	if (p->in_exec_handover && r->call != ST_C_INHERITED && r->call != ST_C_SIGACTION) {
+		struct fdent *e, *tmp;
+		HASH_ITER(hh, lc->fds, e, tmp)
+			if ((int)(e->key >> 32) == pid && e->pending_exec)
+				unbind(lc, pid, (int)(uint32_t)e->key, r->ts_enter);
+		p->in_exec_handover = 0;
+	}
+	return p;
+}
+
+static void snapshot_fork(struct lc *lc, int pid, int child)
+{
+	struct proc *pend = proc_get(&lc->pending, child, 1);
+	struct fdent *e, *tmp;
+	HASH_ITER(hh, lc->fds, e, tmp) {
+		if ((int)(e->key >> 32) != pid)
+			continue;
+		pend->snap = realloc(pend->snap, (size_t)(pend->nsnap + 1) * sizeof(*pend->snap));
+		pend->snap[pend->nsnap++] = (struct snapshot){ (int)(uint32_t)e->key, e->s };
+	}
+}
+
+static int is_data_out(int c)
+{
+	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE ||
+	       c == ST_C_WRITEV || c == ST_C_SENDFILE;
+}
+
+static int is_data_in(int c)
+{
+	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ ||
+	       c == ST_C_READV;
+}
+
+static void note_error(struct lc_sock *s, const struct st_record *r)
+{
+	if (!r->complete || r->ret >= 0 || !r->err || r->err == EAGAIN || r->err == EINPROGRESS ||
+	    r->err == EINTR)
+		return;
+	if (s->nerrors < LC_MAX_ERR) {
+		s->errors[s->nerrors].call = r->call;
+		s->errors[s->nerrors].err = (int16_t)r->err;
+		s->nerrors++;
+	} else {
+		s->more_errors++;
+	}
+	if (r->err == ECONNRESET)
+		s->reset = 1;
+	else if (r->err == EPIPE)
+		s->epipe = 1;
+	else if (r->err == ECONNREFUSED)
+		s->refused = 1;
+	else if (r->err == ETIMEDOUT)
+		s->timed_out = 1;
+}
+
+/* A socket for a call on an fd we have no lifetime for: its birth was overwritten by the
+ * ring wrapping, or happened where the tracer could not see it. */
+static struct lc_sock *adopt_unknown(struct lc *lc, const struct st_record *r, int pid)
+{
+	struct lc_sock *s = new_sock(lc, r, ORIG_WRAPPED);
+	const struct st_file *f = r->file;
+	if (r->fd < (int)f->hdr.socktab_n) {
+		struct st_sock e;
+		memcpy(&e, f->map + f->hdr.socktab_off + (size_t)r->fd * sizeof(e), sizeof(e));
+		if (e.seq && !(e.seq & 1) && e.origin != ST_OR_NONE && e.fd == r->fd &&
+		    e.birth_ticket <= r->ticket) {
+			s->family = e.domain;
+			s->type = e.type;
+			if (e.local.len && e.local.len <= sizeof(e.local.raw))
+				st_fmt_addr(e.local.raw, e.local.len, s->local, sizeof(s->local));
+			if (e.peer.len && e.peer.len <= sizeof(e.peer.raw))
+				st_fmt_addr(e.peer.raw, e.peer.len, s->peer, sizeof(s->peer));
+		}
+	}
+	bind_fd(lc, pid, r->fd, s, r->ts_enter);
+	return s;
+}
+
+struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
+{
+	int pid = r->file->hdr.pid;
+	struct proc *p = enter_proc(lc, r);
+	if (!r->complete && r->call != ST_C_EXEC)
+		p->incomplete++;
+	if (r->ts_enter > p->last_ts)
+		p->last_ts = r->ts_enter;
+	int c = r->call, ok = r->complete && r->ret >= 0;
+	struct fdent *e;
+	struct lc_sock *s = NULL;
+
+	switch (c) {
+	case ST_C_SOCKET:
+		if (!ok)
+			return NULL;
+		s = new_sock(lc, r, ORIG_SOCKET);
+		s->family = (int)r->a[0];
+		s->type = (int)(r->a[1] & 0xff);
+		bind_fd(lc, pid, (int)r->ret, s, r->ts_enter);
+		s->calls++;
+		return s;
+	case ST_C_SOCKETPAIR: {
+		struct st_tlv_view t;
+		if (!ok || !st_tlv_find(r, ST_T_FDS, &t) || t.len < 8)
+			return NULL;
+		int32_t fds[2];
+		memcpy(fds, t.p, 8);
+		struct lc_sock *a = new_sock(lc, r, ORIG_SOCKETPAIR), *b = new_sock(lc, r, ORIG_SOCKETPAIR);
+		a->family = b->family = (int)r->a[0];
+		a->type = b->type = (int)(r->a[1] & 0xff);
+		a->pair_id = b->id;
+		b->pair_id = a->id;
+		bind_fd(lc, pid, fds[0], a, r->ts_enter);
+		bind_fd(lc, pid, fds[1], b, r->ts_enter);
+		a->calls++;
+		b->calls++;
+		return a;
+	}
+	case ST_C_INHERITED: case ST_C_UNSEEN:
+		if ((e = fd_find(lc, pid, r->fd)) && p->in_exec_handover) {
+			e->pending_exec = 0;    /* the same socket, carried across exec */
+			return e->s;
+		}
+		s = new_sock(lc, r, c == ST_C_INHERITED ? ORIG_INHERITED : ORIG_UNSEEN);
+		s->family = (int)r->a[0];
+		s->type = (int)r->a[1];
+		set_addr(s->local, r, ST_T_LOCAL);
+		set_addr(s->peer, r, ST_T_PEER);
+		bind_fd(lc, pid, r->fd, s, r->ts_enter);
+		return s;
+	case ST_C_ACCEPT: case ST_C_ACCEPT4: {
+		struct lc_sock *l = (e = fd_find(lc, pid, r->fd)) ? e->s : NULL;
+		if (l) {
+			l->calls++;
+			note_error(l, r);
+		}
+		if (!ok)
+			return l;
+		s = new_sock(lc, r, ORIG_ACCEPT);
+		if (l) {
+			s->family = l->family;
+			s->type = l->type;
+		}
+		set_addr(s->local, r, ST_T_LOCAL);
+		set_addr(s->peer, r, ST_T_PEER);
+		bind_fd(lc, pid, (int)r->ret, s, r->ts_enter);
+		s->calls++;
+		return s;
+	}
+	case ST_C_FORK: case ST_C_VFORK:
+		if (ok && r->ret > 0)
+			snapshot_fork(lc, pid, (int)r->ret);
+		return NULL;
+	case ST_C_CLOSE_RANGE: case ST_C_CLOSEFROM: {
+		struct st_tlv_view t;
+		if (r->complete && r->ret == 0 && st_tlv_find(r, ST_T_FDS, &t) &&
+		    !(c == ST_C_CLOSE_RANGE && (r->a[2] & 4 /* CLOSE_RANGE_CLOEXEC */)))
+			for (unsigned i = 0; i + 4 <= t.len; i += 4) {
+				int32_t fd;
+				memcpy(&fd, t.p + i, 4);
+				unbind(lc, pid, fd, r->ts_enter);
+			}
+		return NULL;
+	}
+	default:
+		break;
+	}
+	if (r->fd < 0)
+		return NULL;
+	e = fd_find(lc, pid, r->fd);
+	if (c == ST_C_DUP2 || c == ST_C_DUP3) {
+		/* dup2 onto a socket's number closes that socket */
+		int nfd = (int)r->a[0];
+		if (ok && nfd != r->fd) {
+			unbind(lc, pid, nfd, r->ts_enter);
+			if (e)
+				bind_fd(lc, pid, nfd, e->s, r->ts_enter);
+		}
+		if (e)
+			e->s->calls++;
+		return e ? e->s : NULL;
+	}
+	if (c == ST_C_EPOLL_WAIT || c == ST_C_EPOLL_PWAIT)
+		return NULL;                /* fd is the epoll fd */
+	if (!e)
+		s = adopt_unknown(lc, r, pid);
+	else
+		s = e->s;
+	s->calls++;
+	note_error(s, r);
+	switch (c) {
+	case ST_C_DUP:
+		if (ok)
+			bind_fd(lc, pid, (int)r->ret, s, r->ts_enter);
+		break;
+	case ST_C_FCNTL:
+		if (ok && (r->a[0] == 0 /* F_DUPFD */ || r->a[0] == 1030 /* F_DUPFD_CLOEXEC */))
+			bind_fd(lc, pid, (int)r->ret, s, r->ts_enter);
+		break;
+	case ST_C_CLOSE:
+		if (r->complete)
+			unbind(lc, pid, r->fd, r->ts_enter);
+		break;
+	case ST_C_BIND:
+		set_addr(s->local, r, ST_T_LOCAL);
+		break;
+	case ST_C_LISTEN:
+		if (ok)
+			s->listening = 1;
+		break;
+	case ST_C_CONNECT:
+		set_addr(s->peer, r, ST_T_ADDR);
+		set_addr(s->local, r, ST_T_LOCAL);
+		if (r->err == EINPROGRESS)
+			s->connecting = 1;
+		break;
+	case ST_C_GETSOCKOPT: {
+		uint64_t v;
+		struct st_tlv_view t;
+		if (ok && r->a[0] == SOL_SOCKET && r->a[1] == SO_ERROR && st_tlv_find(r, ST_T_U64, &t) &&
+		    t.len == 8) {
+			memcpy(&v, t.p, 8);
+			struct st_record fake = *r;
+			fake.ret = -1;
+			fake.err = (int)v;
+			if (v)
+				note_error(s, &fake);
+			s->connecting = 0;
+		}
+		break;
+	}
+	case ST_C_SETSOCKOPT:
+		if (ok && r->a[0] == SOL_SOCKET && r->a[1] == SO_LINGER)
+			s->linger0 = (r->a[2] >> 32) != 0 && (uint32_t)r->a[2] == 0;
+		break;
+	case ST_C_SHUTDOWN:
+		if (ok && (r->a[0] == SHUT_WR || r->a[0] == SHUT_RDWR))
+			s->we_fin = 1;
+		break;
+	default:
+		if (is_data_out(c) && ok) {
+			s->bytes_out += (uint64_t)r->ret;
+			if (c == ST_C_SENDTO)
+				add_peer(s, r, ST_T_ADDR);
+		} else if (is_data_in(c) && ok) {
+			s->bytes_in += (uint64_t)r->ret;
+			if (r->ret == 0 && s->type == SOCK_STREAM && r->a[0] > 0)
+				s->peer_fin = 1;
+			if (c == ST_C_RECVFROM || c == ST_C_RECVMSG)
+				add_peer(s, r, ST_T_PEER);
+		} else if ((c == ST_C_SENDMMSG || c == ST_C_RECVMMSG) && ok) {
+			struct st_tlv_view t;
+			uint64_t v;
+			if (st_tlv_find(r, ST_T_U64, &t) && t.len == 8) {
+				memcpy(&v, t.p, 8);
+				if (c == ST_C_SENDMMSG)
+					s->bytes_out += v;
+				else
+					s->bytes_in += v;
+			}
+		}
+		break;
+	}
+	return s;
+}
+
+void lc_finish(struct lc *lc)
+{
+	struct fdent *e, *tmp;
+	HASH_ITER(hh, lc->fds, e, tmp) {
+		struct lc_sock *s = e->s;
+		if (s->end != END_NONE)
+			continue;
+		struct proc *p = proc_get(&lc->procs, (int)(e->key >> 32), 0);
+		s->end = p && p->incomplete ? END_PROCESS_DIED : END_OPEN_AT_EXIT;
+		if (p && p->last_ts > s->end_ns)
+			s->end_ns = p->last_ts;
+	}
+	for (int i = 0; i < lc->n; i++)
+		if (lc->socks[i]->end == END_NONE)
+			lc->socks[i]->end = END_UNKNOWN;
+}
+
+int lc_count(const struct lc *lc)
+{
+	return lc->n;
+}
+
+struct lc_sock *lc_get(struct lc *lc, int i)
+{
+	return i >= 0 && i < lc->n ? lc->socks[i] : NULL;
+}
+
+void lc_free(struct lc *lc)
+{
+	if (!lc)
+		return;
+	struct fdent *e, *tmp;
+	HASH_ITER(hh, lc->fds, e, tmp) {
+		HASH_DEL(lc->fds, e);
+		free(e);
+	}
+	struct proc *p, *pt;
+	HASH_ITER(hh, lc->procs, p, pt) {
+		HASH_DEL(lc->procs, p);
+		free(p->snap);
+		free(p);
+	}
+	HASH_ITER(hh, lc->pending, p, pt) {
+		HASH_DEL(lc->pending, p);
+		free(p->snap);
+		free(p);
+	}
+	for (int i = 0; i < lc->n; i++)
+		free(lc->socks[i]);
+	free(lc->socks);
+	free(lc);
+}

@@ -1,0 +1,168 @@
+/* Filters, colour and the pager shared by the listing subcommands. */
+#include "util.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int use_color;
+static pid_t pager_pid;
+
+void filter_init(struct filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->pid = -1;
+	f->since_ns = -1;
+	f->until_ns = -1;
+}
+
+int parse_duration_ns(const char *s, int64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	double mul = 1e9;
+	if (!strcmp(end, "ms"))
+		mul = 1e6;
+	else if (!strcmp(end, "us"))
+		mul = 1e3;
+	else if (!strcmp(end, "ns"))
+		mul = 1;
+	else if (*end && strcmp(end, "s"))
+		return -1;
+	*out = (int64_t)(v * mul);
+	return 0;
+}
+
+static int parse_int(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < 0 || v > 0x7fffffff)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int filter_option(struct filter *f, int code, const char *arg)
+{
+	switch (code) {
+	case 1001: return parse_int(arg, &f->fd) ? -1 : 1;
+	case 1002: return parse_int(arg, &f->pid) ? -1 : 1;
+	case 1003: snprintf(f->addr, sizeof(f->addr), "%s", arg); return 1;
+	case 1004: f->errors = 1; return 1;
+	case 1005: return parse_duration_ns(arg, &f->since_ns) ? -1 : 1;
+	case 1006: return parse_duration_ns(arg, &f->until_ns) ? -1 : 1;
+	case 1007: color_setup(1); return 1;
+	}
+	return 0;
+}
+
+/* "127.0.0.1" matches "127.0.0.1:80"; "[::1]:80" and "/run/x.sock" must match whole. */
+static int addr_match(const char *want, const char *have)
+{
+	size_t n = strlen(want);
+	if (!have[0] || strncmp(want, have, n))
+		return 0;
+	return have[n] == 0 || (have[n] == ':' && !strchr(want + (want[0] == '[' ? 1 : 0), ':'));
+}
+
+int filter_match(const struct filter *f, const struct lc_sock *s, uint64_t t0)
+{
+	if (f->fd >= 0) {
+		int hit = 0;
+		for (int i = 0; i < s->nfds; i++)
+			hit |= s->fds[i] == f->fd;
+		if (!hit)
+			return 0;
+	}
+	if (f->pid >= 0) {
+		int hit = 0;
+		for (int i = 0; i < s->npids; i++)
+			hit |= s->pids[i] == f->pid;
+		if (!hit && s->pid != f->pid)
+			return 0;
+	}
+	if (f->addr[0]) {
+		int hit = addr_match(f->addr, s->local) || addr_match(f->addr, s->peer);
+		for (int i = 0; i < s->npeers; i++)
+			hit |= addr_match(f->addr, s->peers[i]);
+		if (!hit)
+			return 0;
+	}
+	if (f->errors && !s->nerrors)
+		return 0;
+	if (f->until_ns >= 0 && s->start_ns > t0 + (uint64_t)f->until_ns)
+		return 0;
+	if (f->since_ns >= 0 && s->end_ns && s->end_ns < t0 + (uint64_t)f->since_ns)
+		return 0;
+	return 1;
+}
+
+void color_setup(int disabled)
+{
+	const char *nc = getenv("NO_COLOR");
+	use_color = !disabled && isatty(1) && !(nc && *nc);
+}
+
+const char *col(const char *code)
+{
+	static char buf[4][16];
+	static int k;
+	if (!use_color)
+		return "";
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof(buf[k]), "\033[%sm", code);
+	return buf[k];
+}
+
+void pager_start(void)
+{
+	if (!isatty(1))
+		return;
+	const char *pager = getenv("SOCKTRACE_PAGER");
+	if (!pager)
+		pager = getenv("PAGER");
+	if (!pager)
+		pager = "less";
+	if (!*pager || !strcmp(pager, "cat"))
+		return;
+	int p[2];
+	if (pipe(p) < 0)
+		return;
+	fflush(stdout);
+	pager_pid = fork();
+	if (pager_pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		pager_pid = 0;
+		return;
+	}
+	if (pager_pid == 0) {
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		setenv("LESS", "FRX", 0);
+		execlp("sh", "sh", "-c", pager, (char *)NULL);
+		_exit(127);
+	}
+	dup2(p[1], 1);
+	close(p[0]);
+	close(p[1]);
+	signal(SIGPIPE, SIG_IGN);  /* quitting the pager early is not an error */
+}
+
+void pager_end(void)
+{
+	if (!pager_pid)
+		return;
+	fflush(stdout);
+	fclose(stdout);
+	close(1);
+	waitpid(pager_pid, NULL, 0);
+	pager_pid = 0;
+}

@@ -1,0 +1,53 @@
+/* What every listing subcommand shares: filters, colour, the pager, time arguments. */
+#ifndef ST_UTIL_H
+#define ST_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lifecycle.h"
+
+struct filter {
+	int fd;                         /* -1: any */
+	int pid;                        /* -1: any */
+	char addr[128];                 /* "" any; HOST or HOST:PORT, either end */
+	int errors;                     /* only lifetimes with a failed call */
+	int64_t since_ns, until_ns;     /* relative to the first record; -1: open */
+};
+
+void filter_init(struct filter *f);
+/* Handle one filter option (getopt code + optarg); 1 if it was one, -1 on a bad value. */
+int filter_option(struct filter *f, int code, const char *arg);
+int filter_match(const struct filter *f, const struct lc_sock *s, uint64_t t0);
+#define FILTER_LONGOPTS \
+	{ "fd", required_argument, NULL, 1001 }, { "pid", required_argument, NULL, 1002 }, \
+	{ "addr", required_argument, NULL, 1003 }, { "errors", no_argument, NULL, 1004 }, \
+	{ "since", required_argument, NULL, 1005 }, { "until", required_argument, NULL, 1006 }, \
+	{ "no-color", no_argument, NULL, 1007 }
+#define FILTER_HELP \
+	"  --fd N          sockets that had fd N\n" \
+	"  --pid P         sockets held by process P\n" \
+	"  --addr H[:P]    sockets with this address at either end\n" \
+	"  --errors        only sockets with a failed call\n" \
+	"  --since T, --until T   only what overlaps this window; T in seconds from the first\n" \
+	"                  record (1.5, 1500ms, 2s)\n" \
+	"  --no-color      no colour (also when NO_COLOR is set or output is not a terminal)\n"
+
+/* Colour: on only for a terminal, never with NO_COLOR or --no-color. */
+extern int use_color;
+void color_setup(int disabled);
+const char *col(const char *code);  /* "" when colour is off */
+#define C_RED "31"
+#define C_GREEN "32"
+#define C_YELLOW "33"
+#define C_DIM "2"
+#define C_BOLD "1"
+#define C_RESET "0"
+
+/* Page long output through $PAGER (less -FRX) when stdout is a terminal. */
+void pager_start(void);
+void pager_end(void);
+
+int parse_duration_ns(const char *s, int64_t *out);
+
+#endif
