@@ -36,14 +36,14 @@ $(B)/viewer/%.o: viewer/%.c $(HDRS)
 
 $(B)/socktrace: $(VIEWER_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ldw -lelf
 
 # the viewer again, under AddressSanitizer and UndefinedBehaviorSanitizer
 $(B)/asan/socktrace: $(VIEWER_SRC) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-		-fno-omit-frame-pointer -o $@ $(VIEWER_SRC)
+		-fno-omit-frame-pointer -o $@ $(VIEWER_SRC) -ldw -lelf
 
 # test programs (tests/progs): plain C with frame info, one built FORTIFY, one C++
 TPROGS := invisible brokenpipe threads forkexec sighandler busy classic pingpong dlopener allcalls

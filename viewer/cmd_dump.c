@@ -107,29 +107,9 @@ static void dump_json(const struct st_record *r)
 
 static void dump_text(const struct st_record *r, uint64_t t0)
 {
-	struct emit e;
-	emit_init(&e, &emit_text, stdout);
 	const struct st_file_hdr *h = &r->file->hdr;
-	printf("%12.6f %s[%d:%u] %s(", (double)(r->ts_enter - t0) / 1e9, h->comm, h->pid, r->tid,
-	       st_call_name(r->call));
-	if (r->fd >= 0 || r->call == ST_C_CLOSE)
-		e.ops->kv_int(&e, "fd", r->fd);
-	st_emit_args(&e, r);
-	if (!r->complete) {
-		if (r->call == ST_C_EXEC)
-			printf(") = ? <process image replaced>\n");
-		else
-			printf(") = ? <unfinished: never returned>\n");
-		return;
-	}
-	printf(") = %lld", (long long)r->ret);
-	if (r->err)
-		printf(" %s (%s)", st_errno_name(r->err), strerror(r->err));
-	uint64_t d = r->ts_exit - r->ts_enter;
-	if (d >= 1000000)
-		printf(" <%.3f ms>", (double)d / 1e6);
-	else
-		printf(" <%.1f us>", (double)d / 1e3);
+	printf("%12.6f %s[%d:%u] ", (double)(r->ts_enter - t0) / 1e9, h->comm, h->pid, r->tid);
+	st_print_call(stdout, r);
 	putchar('\n');
 }
 

@@ -494,3 +494,25 @@ void st_emit_args(struct emit *e, const struct st_record *r)
 		}
 	}
 }
+
+void st_print_call(FILE *out, const struct st_record *r)
+{
+	struct emit e;
+	emit_init(&e, &emit_text, out);
+	fprintf(out, "%s(", st_call_name(r->call));
+	if (r->fd >= 0 || r->call == ST_C_CLOSE)
+		e.ops->kv_int(&e, "fd", r->fd);
+	st_emit_args(&e, r);
+	if (!r->complete) {
+		fputs(r->call == ST_C_EXEC ? ") = ? <process image replaced>" : ") = ? <unfinished: never returned>", out);
+		return;
+	}
+	fprintf(out, ") = %lld", (long long)r->ret);
+	if (r->err)
+		fprintf(out, " %s (%s)", st_errno_name(r->err), strerror(r->err));
+	uint64_t d = r->ts_exit - r->ts_enter;
+	if (d >= 1000000)
+		fprintf(out, " <%.3f ms>", (double)d / 1e6);
+	else
+		fprintf(out, " <%.1f us>", (double)d / 1e3);
+}

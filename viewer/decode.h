@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "emit.h"
 #include "reader.h"
@@ -13,6 +14,9 @@ const char *st_errno_name(int err);          /* "EPIPE"; NULL for 0 */
 const char *st_family_name(int family);
 void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen);
 void st_fmt_flags(uint64_t v, const void *table, char *out, size_t outlen);
+
+/* "call(fd=3, args...) = ret ERRNO (text) <duration>", no newline. */
+void st_print_call(FILE *out, const struct st_record *r);
 
 /* Emit the decoded arguments of a record as key/value pairs. */
 void st_emit_args(struct emit *e, const struct st_record *r);

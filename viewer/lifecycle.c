@@ -38,7 +38,19 @@ struct lc {
 	struct fdent *fds;
 	struct proc *procs;
 	struct proc *pending;           /* fork snapshots for children not seen yet, by pid */
+	int ev;                         /* enum lc_event of the last feed */
+	struct lc_sock *also;
 };
+
+int lc_events(const struct lc *lc)
+{
+	return lc->ev;
+}
+
+struct lc_sock *lc_also(const struct lc *lc)
+{
+	return lc->also;
+}
 
 const char *lc_end_name(int end)
 {
@@ -121,8 +133,10 @@ static void unbind(struct lc *lc, int pid, int fd, uint64_t ts)
 	struct lc_sock *s = e->s;
 	HASH_DEL(lc->fds, e);
 	free(e);
-	if (--s->refs <= 0)
+	if (--s->refs <= 0) {
 		end_sock(s, ts);
+		lc->ev |= EV_CLOSED | (s->linger0 ? EV_ABORTIVE : 0);
+	}
 }
 
 static void bind_fd(struct lc *lc, int pid, int fd, struct lc_sock *s, uint64_t ts)
@@ -260,6 +274,17 @@ static void note_error(struct lc_sock *s, const struct st_record *r)
 		s->timed_out = 1;
 }
 
+static int error_event(int err)
+{
+	switch (err) {
+	case ECONNRESET: return EV_RESET;
+	case EPIPE: return EV_EPIPE;
+	case ECONNREFUSED: return EV_REFUSED;
+	case ETIMEDOUT: return EV_TIMED_OUT;
+	}
+	return 0;
+}
+
 /* A socket for a call on an fd we have no lifetime for: its birth was overwritten by the
  * ring wrapping, or happened where the tracer could not see it. */
 static struct lc_sock *adopt_unknown(struct lc *lc, const struct st_record *r, int pid)
@@ -286,6 +311,8 @@ static struct lc_sock *adopt_unknown(struct lc *lc, const struct st_record *r, i
 struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 {
 	int pid = r->file->hdr.pid;
+	lc->ev = 0;
+	lc->also = NULL;
 	struct proc *p = enter_proc(lc, r);
 	if (!r->complete && r->call != ST_C_EXEC)
 		p->incomplete++;
@@ -320,6 +347,7 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		bind_fd(lc, pid, fds[1], b, r->ts_enter);
 		a->calls++;
 		b->calls++;
+		lc->also = b;
 		return a;
 	}
 	case ST_C_INHERITED: case ST_C_UNSEEN:
@@ -351,6 +379,8 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		set_addr(s->peer, r, ST_T_PEER);
 		bind_fd(lc, pid, (int)r->ret, s, r->ts_enter);
 		s->calls++;
+		lc->also = l;
+		lc->ev |= EV_ACCEPTED;
 		return s;
 	}
 	case ST_C_FORK: case ST_C_VFORK:
@@ -394,6 +424,8 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		s = e->s;
 	s->calls++;
 	note_error(s, r);
+	if (r->complete && r->ret < 0)
+		lc->ev |= error_event(r->err);
 	switch (c) {
 	case ST_C_DUP:
 		if (ok)
@@ -411,14 +443,20 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		set_addr(s->local, r, ST_T_LOCAL);
 		break;
 	case ST_C_LISTEN:
-		if (ok)
+		if (ok) {
 			s->listening = 1;
+			lc->ev |= EV_LISTENING;
+		}
 		break;
 	case ST_C_CONNECT:
 		set_addr(s->peer, r, ST_T_ADDR);
 		set_addr(s->local, r, ST_T_LOCAL);
-		if (r->err == EINPROGRESS)
+		if (r->err == EINPROGRESS) {
 			s->connecting = 1;
+			lc->ev |= EV_CONNECTING;
+		} else if (ok && s->type == SOCK_STREAM) {
+			lc->ev |= EV_CONNECTED;
+		}
 		break;
 	case ST_C_GETSOCKOPT: {
 		uint64_t v;
@@ -429,8 +467,12 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			struct st_record fake = *r;
 			fake.ret = -1;
 			fake.err = (int)v;
-			if (v)
+			if (v) {
 				note_error(s, &fake);
+				lc->ev |= error_event((int)v);
+			} else if (s->connecting) {
+				lc->ev |= EV_CONNECTED;
+			}
 			s->connecting = 0;
 		}
 		break;
@@ -440,8 +482,10 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			s->linger0 = (r->a[2] >> 32) != 0 && (uint32_t)r->a[2] == 0;
 		break;
 	case ST_C_SHUTDOWN:
-		if (ok && (r->a[0] == SHUT_WR || r->a[0] == SHUT_RDWR))
+		if (ok && (r->a[0] == SHUT_WR || r->a[0] == SHUT_RDWR)) {
 			s->we_fin = 1;
+			lc->ev |= EV_HALF_CLOSED;
+		}
 		break;
 	default:
 		if (is_data_out(c) && ok) {
@@ -450,8 +494,11 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 				add_peer(s, r, ST_T_ADDR);
 		} else if (is_data_in(c) && ok) {
 			s->bytes_in += (uint64_t)r->ret;
-			if (r->ret == 0 && s->type == SOCK_STREAM && r->a[0] > 0)
+			if (r->ret == 0 && s->type == SOCK_STREAM && r->a[0] > 0) {
+				if (!s->peer_fin)
+					lc->ev |= EV_PEER_FIN;
 				s->peer_fin = 1;
+			}
 			if (c == ST_C_RECVFROM || c == ST_C_RECVMSG)
 				add_peer(s, r, ST_T_PEER);
 		} else if ((c == ST_C_SENDMMSG || c == ST_C_RECVMMSG) && ok) {

@@ -40,11 +40,20 @@ struct lc_sock {
 
 struct lc;
 
+/* What the last lc_feed changed, for the timeline's state lines. */
+enum lc_event { EV_CONNECTED = 1, EV_CONNECTING = 2, EV_ACCEPTED = 4, EV_PEER_FIN = 8,
+                EV_HALF_CLOSED = 16, EV_RESET = 32, EV_EPIPE = 64, EV_REFUSED = 128,
+                EV_CLOSED = 256, EV_ABORTIVE = 512, EV_TIMED_OUT = 1024, EV_LISTENING = 2048 };
+
 struct lc *lc_new(void);
 /* Feed one record; returns the socket it belongs to (NULL if none). */
 struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r);
 /* After the last record: decide how still-open sockets ended. */
 void lc_finish(struct lc *lc);
+int lc_events(const struct lc *lc);              /* enum lc_event bits of the last feed */
+struct lc_sock *lc_also(const struct lc *lc);     /* a second socket the last record concerns
+                                                    (the listener of an accept, the other
+                                                    end of a socketpair), or NULL */
 int lc_count(const struct lc *lc);
 struct lc_sock *lc_get(struct lc *lc, int i);
 void lc_free(struct lc *lc);

@@ -12,6 +12,7 @@ static const struct {
 	{ "record", command_record, "run a command with its socket calls recorded" },
 	{ "dump", command_dump, "print every recorded call in time order (text or --json)" },
 	{ "sockets", command_sockets, "one line per socket lifetime (tcplife-like), --json too" },
+	{ "timeline", command_timeline, "each socket's calls in order, with state changes (--stack)" },
 	{ "info", command_info, "show a ring's process, modules and still-open sockets" },
 };
 
