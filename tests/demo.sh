@@ -3,18 +3,22 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 D=build/demo.data
+ST=build/socktrace
 rm -rf "$D"
 bold() { if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
+run() { echo "\$ $*"; "$@"; }
 
-bold "== 1. record: a server that is too slow for its client (brokenpipe.c)"
-echo "\$ build/socktrace record -o $D -- build/tests/brokenpipe"
-build/socktrace record -o "$D" -- build/tests/brokenpipe
+bold "== 1. record: a server that is too slow for its client (tests/progs/brokenpipe.c)"
+run $ST record -o "$D" -- build/tests/brokenpipe
 echo "(exit status $? -- 141 is 128+SIGPIPE: the server was killed by a broken pipe)"
 echo
-bold "== 2. dump: every socket call of both processes, in time order"
-echo "\$ build/socktrace dump $D"
-build/socktrace dump "$D"
+bold "== 2. sockets: one line per socket lifetime"
+SOCKTRACE_PAGER=cat run $ST sockets "$D"
 echo
-bold "== 3. the fatal call, as JSON (an entered call that never returned is the one that killed it)"
-echo "\$ build/socktrace dump --json $D | grep '\"complete\":false'"
-build/socktrace dump --json "$D" | grep '"complete":false'
+bold "== 3. timeline: each socket's calls in order, with state changes"
+SOCKTRACE_PAGER=cat run $ST timeline "$D"
+bold "== 4. the server's connection with symbolized stacks: where each call came from"
+SOCKTRACE_PAGER=cat run $ST timeline --stack --fd 4 "$D"
+bold "== 5. the raw log as JSON: the fatal call is the one entered and never completed"
+echo "\$ $ST dump --json $D | grep '\"complete\":false'"
+$ST dump --json "$D" | grep '"complete":false'

@@ -525,9 +525,11 @@ void lc_finish(struct lc *lc)
 		if (s->end != END_NONE)
 			continue;
 		struct proc *p = proc_get(&lc->procs, (int)(e->key >> 32), 0);
-		s->end = p && p->incomplete ? END_PROCESS_DIED : END_OPEN_AT_EXIT;
-		if (p && p->last_ts > s->end_ns)
-			s->end_ns = p->last_ts;
+		uint64_t ts = p && p->last_ts > s->end_ns ? p->last_ts : s->end_ns;
+		end_sock(s, ts);
+		/* never closed: a connection-ending error still says most; else how it stayed */
+		if (s->end == END_CLOSED || s->end == END_PEER_CLOSED)
+			s->end = p && p->incomplete ? END_PROCESS_DIED : END_OPEN_AT_EXIT;
 	}
 	for (int i = 0; i < lc->n; i++)
 		if (lc->socks[i]->end == END_NONE)

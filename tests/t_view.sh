@@ -1,0 +1,90 @@
+# Lifetimes and timelines rebuilt from real traces of the scenario programs.
+
+t_sockets_brokenpipe() {
+	traced "$W/rings" "$TB/brokenpipe" --ignore-sigpipe > /dev/null 2>&1
+	"$VIEW" sockets --json rings > s.json || return 1
+	expect_eq "lifetimes" "$(wc -l < s.json)" 3 || return 1
+	local srv cli
+	srv=$(dump rings | $Q values pid call=accept)
+	cli=$(dump rings | $Q values pid call=connect)
+	local sp; sp=$($Q values local pid="$cli" origin=socket < s.json)
+	expect_eq "accepted socket's peer is the client's local address" \
+		"$($Q values peer origin=accept < s.json)" "$sp" || return 1
+	expect_eq "bytes in/out" "$($Q values bytes_in origin=accept < s.json) $($Q values bytes_out origin=accept < s.json)" "18 30" || return 1
+	expect_eq "server socket ended in a broken pipe" "$($Q values end origin=accept < s.json)" broken_pipe || return 1
+	expect_eq "its error" "$($Q values errors origin=accept < s.json)" '[{"call":"send","errno":"EPIPE"}]' || return 1
+	expect_eq "client socket" "$($Q values end pid="$cli" origin=socket < s.json)" closed || return 1
+	expect_eq "listener held by both processes (fork)" "$($Q values pids origin=socket pid="$srv" < s.json)" "[$srv,$cli]" || return 1
+	# filters
+	expect_eq "--errors" "$("$VIEW" sockets --json --errors rings | wc -l)" 1 || return 1
+	expect_eq "--pid" "$("$VIEW" sockets --json --pid "$cli" rings | wc -l)" 2 || return 1
+	expect_eq "--addr" "$("$VIEW" sockets --json --addr "$sp" rings | wc -l)" 2 || return 1
+	expect_eq "--addr host only" "$("$VIEW" sockets --json --addr 127.0.0.1 rings | wc -l)" 3 || return 1
+	expect_eq "--fd" "$("$VIEW" sockets --json --fd 4 rings | wc -l)" 1 || return 1
+	expect_eq "--until before the client" "$("$VIEW" sockets --json --until 1ms rings | wc -l)" 2 || return 1
+	"$VIEW" sockets --fd 9 --bogus rings 2> /dev/null; expect_eq "unknown option" $? 2 || return 1
+	"$VIEW" sockets --since xyz rings 2> /dev/null; expect_eq "bad time" $? 2
+}
+run_case sockets_lifetimes_and_filters t_sockets_brokenpipe
+
+t_sockets_died() {
+	traced "$W/rings" "$TB/brokenpipe" > /dev/null 2>&1
+	expect_eq "SIGPIPE death" "$("$VIEW" sockets --json --fd 4 rings | $Q values end)" process_died
+}
+run_case sockets_process_died t_sockets_died
+
+t_sockets_fork_server() {
+	local pf=$W/port
+	traced "$W/rings" "$TB/classic" fork-server "$pf" 2 &
+	wait_file "$pf" || return 1
+	"$TB/classic" tcp-client "$(cat "$pf")" a > /dev/null || return 1
+	"$TB/classic" tcp-client "$(cat "$pf")" b > /dev/null || return 1
+	wait
+	"$VIEW" sockets --json rings > s.json || return 1
+	expect_eq "listener + 2 accepted" "$(wc -l < s.json)" 3 || return 1
+	# each accepted socket was held by the parent and one child; it ended when the child
+	# closed it after the client's FIN, not when the parent closed its copy
+	expect_eq "accepted held by 2 processes" "$($Q values pids origin=accept < s.json | tr -dc ',\n' | sort -u)" "," || return 1
+	expect_eq "ended after peer FIN" "$($Q values end origin=accept < s.json | sort -u)" peer_closed || return 1
+	expect_eq "listener open at exit? no: closed" "$($Q values end origin=socket < s.json)" closed
+}
+run_case sockets_fork_per_client t_sockets_fork_server
+
+t_sockets_fd_reuse() {
+	traced "$W/rings" "$TB/invisible" > /dev/null 2>&1 || return 1
+	"$VIEW" sockets --json rings > s.json || return 1
+	# fds 3 and 4 were reused by a second socketpair after closefrom(3): four lifetimes
+	expect_eq "socketpair ends" "$($Q count origin=socketpair < s.json)" 4 || return 1
+	expect_eq "first pair closed by closefrom" "$($Q values end origin=socketpair < s.json | head -n 2 | sort -u)" closed || return 1
+	local a b; a=$($Q values id origin=socketpair < s.json | sed -n 3p); b=$($Q values pair id="$a" < s.json)
+	expect_eq "pairs know each other" "$($Q values pair id="$b" < s.json)" "$a" || return 1
+	expect_eq "second pair still open at exit" "$($Q values end id="$a" < s.json)" open_at_exit || return 1
+	expect_eq "refused connect" "$($Q values end peer=127.0.0.1:1 < s.json)" refused
+}
+run_case sockets_fd_reuse_and_socketpair t_sockets_fd_reuse
+
+t_sockets_udp() {
+	udp_run "$W/rings" > /dev/null || return 1
+	"$VIEW" sockets --json rings > s.json || return 1
+	local srv; srv=$(dump rings | $Q values pid call=recvfrom | sort -u)
+	expect_eq "server heard two peers" "$($Q values peers pid="$srv" < s.json | tr -cd ',')" "," || return 1
+	expect_eq "datagram sockets" "$($Q count type=SOCK_DGRAM < s.json)" 3
+}
+run_case sockets_udp_peers t_sockets_udp
+
+t_timeline() {
+	local pf=$W/port
+	"$TB/classic" tcp-server "$pf" &
+	wait_file "$pf" || return 1
+	traced "$W/rings" "$TB/classic" tcp-client "$(cat "$pf")" hello > /dev/null || return 1
+	wait
+	"$VIEW" timeline --stack rings > tl.txt || return 1
+	grep -q -- "-- connected to 127.0.0.1:$(cat "$pf")" tl.txt || fail "no connected line" || return 1
+	grep -q -- "-- half-closed: we sent FIN" tl.txt || fail "no half-close line" || return 1
+	grep -q -- "-- closed" tl.txt || return 1
+	# the send's stack names the test program's function and source line
+	grep -A2 " send(fd=3" tl.txt | grep -Eq "at (client|main)\+0x[0-9a-f]+ \(tests/progs/classic.c:[0-9]+\) \[classic\]" \
+		|| fail "send not symbolized: $(grep -A3 ' send(fd=3' tl.txt)" || return 1
+	if grep -q $'\033' tl.txt; then fail "colour escapes in piped output"; fi
+}
+run_case timeline_states_and_stacks t_timeline
