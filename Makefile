@@ -66,9 +66,19 @@ $(B)/tests/libearly.so: tests/progs/early.c
 
 test-progs: $(TEST_BINS)
 
+# libFuzzer target for the reader and everything behind it (needs clang)
+FUZZ_SRC := $(filter-out viewer/main.c,$(VIEWER_SRC)) tests/fuzz/fuzz_reader.c
+$(B)/fuzz_reader: $(FUZZ_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CLANG   $@"
+	$(Q)clang $(CPPFLAGS) -Iviewer -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$(WARN) -Wno-unused-command-line-argument -o $@ $(FUZZ_SRC) -ldw -lelf
+fuzz: $(B)/fuzz_reader
+	$(B)/fuzz_reader -max_total_time=$${FUZZ_SECONDS:-300} -max_len=140000 $(B)/fuzz-corpus
+
 test:
 	$(Q)tests/deps.sh --build --test
-	$(Q)$(MAKE) -s all $(B)/asan/socktrace test-progs
+	$(Q)$(MAKE) -s all $(B)/asan/socktrace test-progs $(B)/fuzz_reader
 	$(Q)tests/run.sh
 
 bench:
@@ -89,4 +99,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs bench demo install clean
+.PHONY: all test test-progs fuzz bench demo install clean

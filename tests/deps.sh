@@ -7,7 +7,7 @@ want=()
 for a in "$@"; do
 	case $a in
 	--build) want+=(gcc g++ make libc6-dev libunwind-dev uthash-dev libdw-dev) ;;
-	--test) want+=(python3 curl redis-server redis-tools socat binutils) ;;
+	--test) want+=(python3 curl redis-server redis-tools socat binutils clang libclang-rt-14-dev) ;;
 	--bench) want+=(strace valgrind redis-server redis-tools) ;;
 	*) echo "usage: $0 [--build] [--test] [--bench]" >&2; exit 2 ;;
 	esac

@@ -76,3 +76,14 @@ t_install() {
 	expect_eq "installed record finds its library" "$(nrec ri call=recv)" 1
 }
 run_case install_prefix_destdir t_install
+
+t_fuzz_short() {
+	[ -x "$B/fuzz_reader" ] || { echo "no fuzz target (needs clang and libclang-rt-14-dev)"; return 77; }
+	traced "$W/rings" "$TB/allcalls" > /dev/null 2>&1 || return 1
+	traced "$W/rings2" "$TB/brokenpipe" > /dev/null 2>&1
+	python3 "$ROOT/tests/fuzz/seed.py" corpus rings/*.ring rings2/*.ring || return 1
+	"$B/fuzz_reader" -max_total_time=15 -max_len=140000 -rss_limit_mb=4096 corpus > fuzz.log 2>&1 \
+		|| { tail -n 30 fuzz.log; return 1; }
+	grep -q "Done" fuzz.log
+}
+run_case fuzz_reader_short t_fuzz_short

@@ -45,10 +45,47 @@ static int check_header(const struct st_file_hdr *h, size_t len, char *err, size
 	return 0;
 }
 
+/* Take over a file image already in memory (mapped, or the fuzzer's buffer) and check it. */
+struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, int mapped,
+                              char *err, size_t errlen)
+{
+	if (len < sizeof(struct st_file_hdr)) {
+		snprintf(err, errlen, "%s (%zu bytes)", len == 0 ? "empty file" : "too short for a ring file", len);
+		return NULL;
+	}
+	struct st_file *f = calloc(1, sizeof(*f));
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	f->map = map;
+	f->len = len;
+	f->mapped = mapped;
+	memcpy(&f->hdr, f->map, sizeof(f->hdr));
+	if (memcmp(f->hdr.magic, ST_MAGIC, 8) != 0) {
+		static const char zero[8];
+		snprintf(err, errlen, "%s", memcmp(f->hdr.magic, zero, 8) == 0
+		         ? "no ring-file magic (the process died while creating it, or this is not a ring file)"
+		         : "not a socktrace ring file (bad magic)");
+		free(f);
+		return NULL;
+	}
+	if (check_header(&f->hdr, f->len, err, errlen) < 0) {
+		free(f);
+		return NULL;
+	}
+	f->hdr.comm[sizeof(f->hdr.comm) - 1] = 0;
+	f->hdr.exe[sizeof(f->hdr.exe) - 1] = 0;
+	if (f->hdr.cmdline_len > sizeof(f->hdr.cmdline))
+		f->hdr.cmdline_len = sizeof(f->hdr.cmdline);
+	f->path = strdup(path);
+	return f;
+}
+
 struct st_file *st_file_open(const char *path, char *err, size_t errlen)
 {
-	struct st_file *f = NULL;
 	struct stat sb;
+	struct st_file *f = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
@@ -56,57 +93,31 @@ struct st_file *st_file_open(const char *path, char *err, size_t errlen)
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "not a regular file");
-		goto fail;
+		goto out;
 	}
 	if ((size_t)sb.st_size < sizeof(struct st_file_hdr)) {
-		snprintf(err, errlen, "%s (%lld bytes)",
-		         sb.st_size == 0 ? "empty file" : "too short for a ring file", (long long)sb.st_size);
-		goto fail;
+		f = st_file_adopt(path, NULL, (size_t)sb.st_size, 0, err, errlen);
+		goto out;
 	}
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	f->len = (size_t)sb.st_size;
-	f->map = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (f->map == MAP_FAILED) {
+	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map: %s", strerror(errno));
-		f->map = NULL;
-		goto fail;
+		goto out;
 	}
-	memcpy(&f->hdr, f->map, sizeof(f->hdr));
-	if (memcmp(f->hdr.magic, ST_MAGIC, 8) != 0) {
-		static const char zero[8];
-		snprintf(err, errlen, "%s", memcmp(f->hdr.magic, zero, 8) == 0
-		         ? "no ring-file magic (the process died while creating it, or this is not a ring file)"
-		         : "not a socktrace ring file (bad magic)");
-		goto fail;
-	}
-	if (check_header(&f->hdr, f->len, err, errlen) < 0)
-		goto fail;
-	f->hdr.comm[sizeof(f->hdr.comm) - 1] = 0;
-	f->hdr.exe[sizeof(f->hdr.exe) - 1] = 0;
-	if (f->hdr.cmdline_len > sizeof(f->hdr.cmdline))
-		f->hdr.cmdline_len = sizeof(f->hdr.cmdline);
-	f->path = strdup(path);
+	f = st_file_adopt(path, map, (size_t)sb.st_size, 1, err, errlen);
+	if (!f)
+		munmap(map, (size_t)sb.st_size);
+out:
 	close(fd);
 	return f;
-fail:
-	close(fd);
-	if (f) {
-		if (f->map)
-			munmap((void *)f->map, f->len);
-		free(f);
-	}
-	return NULL;
 }
 
 void st_file_close(struct st_file *f)
 {
 	if (!f)
 		return;
-	munmap((void *)f->map, f->len);
+	if (f->mapped)
+		munmap((void *)f->map, f->len);
 	free(f->path);
 	free(f);
 }
@@ -122,7 +133,7 @@ static const uint8_t *chunk_at(const struct st_file *f, uint32_t i)
  * or -1 for a damaged record (counted).
  */
 static int decode(struct st_file *f, uint32_t ci, uint64_t cticket, unsigned i,
-                  struct st_record *out)
+                  struct st_record *out, int full)
 {
 	const uint8_t *ch = chunk_at(f, ci);
 	const struct st_rec *r = (const struct st_rec *)(ch + (size_t)i * ST_SLOT_SIZE);
@@ -169,7 +180,14 @@ static int decode(struct st_file *f, uint32_t ci, uint64_t cticket, unsigned i,
 	out->flags = r->flags;
 	out->complete = (uint8_t)complete;
 	out->exit_torn = phase == ST_PH_EXITING;
+	if (!full) {
+		if (!complete)
+			f->incomplete++;
+		f->records++;
+	}
 	out->blob_len = complete ? r->blob_len : r->blob_elen;
+	if (!full)
+		return r->nslots;          /* the merge only needs time and ticket to order */
 	for (unsigned off = 0; off < out->blob_len;) {
 		unsigned room;
 		const uint8_t *p = st_blob_at(r, off, &room);
@@ -177,9 +195,6 @@ static int decode(struct st_file *f, uint32_t ci, uint64_t cticket, unsigned i,
 		memcpy(out->blob + off, p, n);
 		off += n;
 	}
-	if (!complete)
-		f->incomplete++;
-	f->records++;
 	return r->nslots;
 }
 
@@ -213,32 +228,38 @@ struct cursor {
 	struct st_file *f;
 	uint32_t ci;
 	uint64_t cticket;
-	unsigned slot;
-	struct st_record *rec;          /* the cursor's current record */
+	unsigned next;                  /* next slot to examine */
+	unsigned cur;                   /* slot of the current record */
+	uint64_t ts, ticket;            /* of the current record: all the merge orders by */
 };
 
 struct st_merge {
 	struct cursor *c;
 	int n;
-	struct st_record *out;
+	struct st_record *out;          /* the one full record handed out */
+	struct st_record *scratch;      /* headers only (blob left untouched) */
 };
 
-static int cursor_advance(struct cursor *c)
+static int cursor_advance(struct cursor *c, struct st_record *scratch)
 {
-	while (c->slot < ST_CHUNK_SLOTS) {
-		int k = decode(c->f, c->ci, c->cticket, c->slot, c->rec);
-		c->slot += k > 0 ? (unsigned)k : 1;
-		if (k > 0)
+	while (c->next < ST_CHUNK_SLOTS) {
+		int k = decode(c->f, c->ci, c->cticket, c->next, scratch, 0);
+		c->cur = c->next;
+		c->next += k > 0 ? (unsigned)k : 1;
+		if (k > 0) {
+			c->ts = scratch->ts_enter;
+			c->ticket = scratch->ticket;
 			return 1;
+		}
 	}
 	return 0;
 }
 
 static int before(const struct cursor *a, const struct cursor *b)
 {
-	if (a->rec->ts_enter != b->rec->ts_enter)
-		return a->rec->ts_enter < b->rec->ts_enter;
-	return a->rec->ticket < b->rec->ticket;
+	if (a->ts != b->ts)
+		return a->ts < b->ts;
+	return a->ticket < b->ticket;
 }
 
 static void sift_down(struct st_merge *m, int i)
@@ -258,6 +279,7 @@ static void sift_down(struct st_merge *m, int i)
 	}
 }
 
+/* Memory: one small cursor per claimed chunk and two records, whatever the trace's size. */
 struct st_merge *st_merge_new(struct st_file **files, int nfiles)
 {
 	struct st_merge *m = calloc(1, sizeof(*m));
@@ -266,6 +288,7 @@ struct st_merge *st_merge_new(struct st_file **files, int nfiles)
 		cap += files[i]->hdr.nchunks;
 	m->c = calloc(cap ? cap : 1, sizeof(*m->c));
 	m->out = malloc(sizeof(*m->out));
+	m->scratch = malloc(offsetof(struct st_record, blob));
 	for (int i = 0; i < nfiles; i++) {
 		struct st_file *f = files[i];
 		for (uint32_t ci = 0; ci < f->hdr.nchunks; ci++) {
@@ -278,11 +301,9 @@ struct st_merge *st_merge_new(struct st_file **files, int nfiles)
 				continue;
 			}
 			struct cursor *c = &m->c[m->n];
-			*c = (struct cursor){ f, ci, ck.ticket_plus1 - 1, 1, malloc(sizeof(struct st_record)) };
-			if (cursor_advance(c))
+			*c = (struct cursor){ .f = f, .ci = ci, .cticket = ck.ticket_plus1 - 1, .next = 1 };
+			if (cursor_advance(c, m->scratch))
 				m->n++;
-			else
-				free(c->rec);
 		}
 	}
 	for (int i = m->n / 2 - 1; i >= 0; i--)
@@ -296,14 +317,9 @@ const struct st_record *st_merge_next(struct st_merge *m)
 	if (m->n == 0)
 		return NULL;
 	struct cursor *top = &m->c[0];
-	struct st_record *tmp = m->out;
-	m->out = top->rec;
-	top->rec = tmp;
-	/* refill the top cursor; its old record is now in m->out */
-	if (!cursor_advance(top)) {
-		free(top->rec);
+	decode(top->f, top->ci, top->cticket, top->cur, m->out, 1);
+	if (!cursor_advance(top, m->scratch))
 		m->c[0] = m->c[--m->n];
-	}
 	if (m->n)
 		sift_down(m, 0);
 	return m->out;
@@ -313,10 +329,9 @@ void st_merge_free(struct st_merge *m)
 {
 	if (!m)
 		return;
-	for (int i = 0; i < m->n; i++)
-		free(m->c[i].rec);
 	free(m->c);
 	free(m->out);
+	free(m->scratch);
 	free(m);
 }
 

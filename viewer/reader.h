@@ -12,6 +12,7 @@ struct st_file {
 	char *path;
 	const uint8_t *map;
 	size_t len;
+	int mapped;                     /* map is ours to munmap */
 	struct st_file_hdr hdr;         /* copied out */
 	/* what the reader found */
 	uint64_t records, torn, corrupt, incomplete;
@@ -43,6 +44,8 @@ struct st_tlv_view {
 
 /* Open and validate one ring file. NULL with a one-line message in err on failure. */
 struct st_file *st_file_open(const char *path, char *err, size_t errlen);
+struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, int mapped,
+                              char *err, size_t errlen);
 void st_file_close(struct st_file *f);
 
 /* Find the first TLV of `type` in the record's blob; 1 if found. */
