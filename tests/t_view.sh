@@ -88,3 +88,41 @@ t_timeline() {
 	if grep -q $'\033' tl.txt; then fail "colour escapes in piped output"; fi
 }
 run_case timeline_states_and_stacks t_timeline
+
+t_scenarios() {
+	traced "$W/a" "$TB/scenarios" dup2-stdout > out.txt || return 1
+	expect_eq "dup2 over stdout" "$(cat out.txt)" "server got 19 bytes" || return 1
+	expect_eq "client socket had fds 4 and 1" "$("$VIEW" sockets --json a | $Q values fds origin=socket peer='*' | grep ,)" "[4,1]" || return 1
+	expect_eq "closed when the last alias went" "$("$VIEW" sockets --json --fd 1 a | $Q values end)" closed || return 1
+	# the data written through fd 1 counts for the socket behind it
+	expect_eq "bytes through fd 1" "$("$VIEW" sockets --json --fd 1 a | $Q values bytes_out)" 19 || return 1
+
+	traced "$W/b" "$TB/scenarios" linger0 > /dev/null || return 1
+	"$VIEW" sockets --json b > b.json || return 1
+	# the listener closed normally; the client closed abortively
+	expect_eq "abortive close" "$($Q values end origin=socket < b.json | tr '\n' ' ')" "closed reset " || return 1
+	expect_eq "peer got RST" "$($Q values errors origin=accept < b.json)" '[{"call":"recv","errno":"ECONNRESET"}]' || return 1
+	"$VIEW" timeline b > b.txt || return 1
+	grep -q -- "-- abortive close (SO_LINGER 0): RST sent" b.txt || fail "$(cat b.txt)" || return 1
+	grep -q -- "-- connection reset by peer (RST)" b.txt || return 1
+
+	traced "$W/c" "$TB/scenarios" nb-refused > /dev/null || return 1
+	expect_eq "non-blocking refused" "$("$VIEW" sockets --json c | $Q values end)" refused || return 1
+	"$VIEW" timeline c | grep -q -- "-- connecting (non-blocking" || return 1
+
+	traced "$W/d" "$TB/scenarios" exec-keep > /dev/null || return 1
+	"$VIEW" sockets --json d > d.json || return 1
+	expect_eq "kept across exec, used by the new image" "$($Q values bytes_out type=SOCK_DGRAM peer=127.0.0.1:9 < d.json)" 4 || return 1
+	expect_eq "CLOEXEC socket ended at exec" "$($Q values end peer=null < d.json)" closed
+}
+run_case lifetimes_dup2_linger_nonblock_exec t_scenarios
+
+t_wrapped() {
+	SOCKTRACE_SIZE=4M SOCKTRACE_STACK_DEPTH=0 traced "$W/rings" "$TB/scenarios" many 20000 > /dev/null || return 1
+	"$VIEW" sockets --json rings > s.json 2> err.txt || return 1
+	grep -q "ring wrapped" err.txt || fail "no wrap reported" || return 1
+	# the last pair's birth was overwritten; its creation metadata comes from the socket table
+	expect_eq "wrapped lifetime" "$($Q values family origin=wrapped fds=[3] < s.json)" AF_UNIX || return 1
+	expect_eq "still open" "$($Q values end origin=wrapped < s.json)" open_at_exit
+}
+run_case lifetimes_after_ring_wrap t_wrapped

@@ -408,6 +408,11 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		/* dup2 onto a socket's number closes that socket */
 		int nfd = (int)r->a[0];
 		if (ok && nfd != r->fd) {
+			struct fdent *victim = fd_find(lc, pid, nfd);
+			if (victim && (!e || victim->s != e->s)) {
+				lc->also = victim->s;   /* the socket this dup2 closed */
+				victim->s->calls++;
+			}
 			unbind(lc, pid, nfd, r->ts_enter);
 			if (e)
 				bind_fd(lc, pid, nfd, e->s, r->ts_enter);

@@ -1,0 +1,97 @@
+/* Small socket stories for the lifecycle tests:
+ *   scenarios dup2-stdout    a connected socket dup2'ed over stdout, written through fd 1
+ *   scenarios linger0        a client closes with SO_LINGER {1,0}: the server's read gets ECONNRESET
+ *   scenarios nb-refused     non-blocking connect to a closed port, completion via poll + SO_ERROR
+ *   scenarios many N         N short-lived socketpairs (to make a small ring wrap)
+ *   scenarios exec-keep      a socket kept across exec (no CLOEXEC), one dropped (CLOEXEC) */
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include "common.h"
+
+static int pair_tcp(int *server_side)
+{
+	int port;
+	int l = listen_any(SOCK_STREAM, &port, NULL);
+	int c = connect_port(SOCK_STREAM, port);
+	*server_side = accept(l, NULL, NULL);
+	close(l);
+	return c;
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+	if (!strcmp(m, "dup2-stdout")) {
+		int s, c = pair_tcp(&s);
+		int saved = dup(1);
+		dup2(c, 1);
+		close(c);
+		/* write(2) itself: stdio's writes go through libc's internal write, unseen */
+		if (write(1, "through the socket\n", 19) != 19)
+			return 1;
+		dup2(saved, 1);
+		close(saved);
+		char buf[64];
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		printf("server got %zd bytes\n", n);
+		close(s);
+	} else if (!strcmp(m, "linger0")) {
+		int s, c = pair_tcp(&s);
+		send(c, "unread", 6, 0);
+		struct linger lg = { 1, 0 };
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(c);
+		char buf[64];
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		ssize_t n2 = recv(s, buf, sizeof(buf), 0);
+		printf("server reads: %zd then %zd (%s)\n", n, n2, n2 < 0 ? strerror(errno) : "-");
+		close(s);
+	} else if (!strcmp(m, "nb-refused")) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(1),
+		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+		int e = errno;
+		struct pollfd p = { fd, POLLOUT, 0 };
+		poll(&p, 1, 1000);
+		int err = 0;
+		socklen_t l = sizeof(err);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+		printf("connect %d %s, then SO_ERROR %s\n", r, strerrorname_np(e), strerrorname_np(err));
+		close(fd);
+	} else if (!strcmp(m, "many")) {
+		int n = argc > 2 ? atoi(argv[2]) : 1000;
+		for (int i = 0; i < n; i++) {
+			int sv[2];
+			socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+			send(sv[0], "x", 1, 0);
+			close(sv[0]);
+			close(sv[1]);
+		}
+		int sv[2];
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		for (int i = 0; i < n; i++)
+			send(sv[0], "y", 1, MSG_DONTWAIT);
+		printf("done\n");
+	} else if (!strcmp(m, "exec-keep")) {
+		int keep = socket(AF_INET, SOCK_DGRAM, 0);
+		int drop = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		char fdarg[16];
+		snprintf(fdarg, sizeof(fdarg), "%d", keep);
+		(void)drop;
+		execl("/proc/self/exe", argv[0], "exec-child", fdarg, (char *)NULL);
+		return 127;
+	} else if (!strcmp(m, "exec-child")) {
+		int fd = atoi(argv[2]);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9),
+		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		sendto(fd, "kept", 4, 0, (struct sockaddr *)&a, sizeof(a));
+		close(fd);
+		printf("exec child wrote through fd %d\n", fd);
+	} else {
+		fprintf(stderr, "unknown scenario\n");
+		return 2;
+	}
+	return 0;
+}
