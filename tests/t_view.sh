@@ -112,8 +112,8 @@ t_scenarios() {
 
 	traced "$W/d" "$TB/scenarios" exec-keep > /dev/null || return 1
 	"$VIEW" sockets --json d > d.json || return 1
-	expect_eq "kept across exec, used by the new image" "$($Q values bytes_out type=SOCK_DGRAM peer=127.0.0.1:9 < d.json)" 4 || return 1
-	expect_eq "CLOEXEC socket ended at exec" "$($Q values end peer=null < d.json)" closed
+	expect_eq "kept across exec, used by the new image" "$($Q values bytes_out type=SOCK_DGRAM 'peers=["127.0.0.1:9"]' < d.json)" 4 || return 1
+	expect_eq "CLOEXEC socket ended at exec" "$($Q values end 'fds=[4]' < d.json)" closed
 }
 run_case lifetimes_dup2_linger_nonblock_exec t_scenarios
 
