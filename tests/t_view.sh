@@ -126,3 +126,13 @@ t_wrapped() {
 	expect_eq "still open" "$($Q values end origin=wrapped < s.json)" open_at_exit
 }
 run_case lifetimes_after_ring_wrap t_wrapped
+
+t_processes() {
+	traced "$W/rings" "$TB/forkexec" > /dev/null || return 1
+	"$VIEW" processes rings > p.txt || return 1
+	expect_eq "three images" "$(wc -l < p.txt)" 3 || return 1
+	grep -Eq "^[0-9]+ forkexec  \(ppid [0-9]+\)  4 calls " p.txt || fail "$(cat p.txt)" || return 1
+	grep -Eq "^  [0-9]+ forkexec  \(ppid [0-9]+, fork child\)  4 calls " p.txt || fail "$(cat p.txt)" || return 1
+	grep -Eq "^  [0-9]+ exe  \(ppid [0-9]+, exec'd image\)  3 calls .*exec-child" p.txt || fail "$(cat p.txt)"
+}
+run_case processes_fork_tree t_processes

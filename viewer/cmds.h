@@ -13,6 +13,7 @@ int command_dump(int argc, char **argv);
 int command_info(int argc, char **argv);
 int command_sockets(int argc, char **argv);
 int command_timeline(int argc, char **argv);
+int command_processes(int argc, char **argv);
 
 /* Shared by the lifecycle views (cmd_sockets.c). */
 uint64_t build_lifetimes(struct st_file **files, int n, struct lc *lc);

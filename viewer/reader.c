@@ -181,7 +181,7 @@ static int decode(struct st_file *f, uint32_t ci, uint64_t cticket, unsigned i,
 	out->complete = (uint8_t)complete;
 	out->exit_torn = phase == ST_PH_EXITING;
 	if (!full) {
-		if (!complete)
+		if (!complete && r->call != ST_C_EXEC)  /* an exec that worked never returns */
 			f->incomplete++;
 		f->records++;
 	}

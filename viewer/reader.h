@@ -15,7 +15,7 @@ struct st_file {
 	int mapped;                     /* map is ours to munmap */
 	struct st_file_hdr hdr;         /* copied out */
 	/* what the reader found */
-	uint64_t records, torn, corrupt, incomplete;
+	uint64_t records, torn, corrupt, incomplete;  /* incomplete: calls never returned, exec aside */
 };
 
 /* One decoded record, with its blob copied out (aligned, contiguous). */
