@@ -28,7 +28,12 @@ t_curl_http_server() {
 	expect_eq "curl connected" "$($Q values args.addr pid="$cpid" call=connect < d.json)" "127.0.0.1:$port" || return 1
 	local got; got=$($Q values ret pid="$cpid" call=recv < d.json | awk '$1>0{s+=$1} END{print s+0}')
 	expect_ge "curl received the file" "$got" "$(stat -c %s www/data.txt)" || return 1
-	expect_ge "server accepted (the probe and two gets)" "$($Q count call=accept4 complete=true < d.json)" 2
+	expect_ge "server accepted (the probe and two gets)" "$($Q count call=accept4 complete=true < d.json)" 2 || return 1
+	# the viewer's story of the same trace: curl's connection, its bytes, how it ended
+	"$VIEW" sockets --json --pid "$cpid" rings > s.json || return 1
+	expect_ge "curl's socket received the file" "$($Q values bytes_in peer="127.0.0.1:$port" < s.json)" "$(stat -c %s www/data.txt)" || return 1
+	"$VIEW" timeline --stack --pid "$cpid" rings > tl.txt || return 1
+	grep -q "\[libcurl.so" tl.txt || fail "curl's calls not symbolized to libcurl"
 }
 run_case real_curl_vs_python_http_server t_curl_http_server
 
@@ -49,7 +54,9 @@ t_redis() {
 	expect_ge "accepted clients" "$acc" 6 || return 1
 	expect_ge "per-client reads" "$($Q count comm=redis-server call=read < d.json)" 4000 || return 1
 	expect_ge "per-client writes" "$($Q count comm=redis-server call=write < d.json)" 4000 || return 1
-	expect_ge "epoll waits on sockets" "$($Q count comm=redis-server call=epoll_wait < d.json)" 10
+	expect_ge "epoll waits on sockets" "$($Q count comm=redis-server call=epoll_wait < d.json)" 10 || return 1
+	"$VIEW" sockets --json rings > s.json || return 1
+	expect_ge "client connections, each ended by the client" "$($Q count origin=accept end=peer_closed < s.json)" 6
 }
 run_case real_redis_benchmark_vs_redis_server t_redis
 
@@ -72,6 +79,8 @@ t_socat() {
 	dump rings > d.json || return 1
 	expect_ge "socat accepted" "$($Q count comm=socat call=accept complete=true < d.json)" 2 || return 1
 	expect_ge "socat connected to the backend" "$($Q count comm=socat call=connect args.addr="127.0.0.1:$(cat "$pf")" < d.json)" 2 || return 1
-	expect_ge "socat waited in select/poll" "$(( $($Q count comm=socat call=select < d.json) + $($Q count comm=socat call=poll < d.json) ))" 2
+	expect_ge "socat waited in select/poll" "$(( $($Q count comm=socat call=select < d.json) + $($Q count comm=socat call=poll < d.json) ))" 2 || return 1
+	"$VIEW" sockets --json --addr "127.0.0.1:$(cat "$pf")" rings > s.json || return 1
+	expect_ge "socat's backend connections" "$($Q count comm=socat < s.json)" 2
 }
 run_case real_socat_relay t_socat
