@@ -64,7 +64,14 @@ $(B)/tests/libearly.so: tests/progs/early.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -shared -fPIC $(WARN) -o $@ $<
 
-test-progs: $(TEST_BINS)
+test-progs: $(TEST_BINS) $(B)/tests/test_lifecycle
+
+# unit tests of the viewer's pure parts, under ASan/UBSan
+$(B)/tests/test_lifecycle: tests/unit/test_lifecycle.c viewer/lifecycle.c viewer/decode.c viewer/reader.c viewer/emit.c $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) -Iviewer -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/unit/test_lifecycle.c viewer/lifecycle.c viewer/decode.c viewer/reader.c viewer/emit.c
 
 # libFuzzer target for the reader and everything behind it (needs clang)
 FUZZ_SRC := $(filter-out viewer/main.c,$(VIEWER_SRC)) tests/fuzz/fuzz_reader.c
