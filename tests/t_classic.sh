@@ -49,7 +49,9 @@ t_thread_server() {
 	expect_same_output untraced.txt traced.txt || return 1
 	dump rings > d.json || return 1
 	local spid; spid=$($Q values pid call=accept < d.json | sort -u)
-	expect_eq "serving threads" "$($Q values tid pid="$spid" call=write < d.json | sort -u | wc -l)" 3
+	expect_eq "serving threads" "$($Q values tid pid="$spid" call=write < d.json | sort -u | wc -l)" 3 || return 1
+	"$VIEW" sockets --json --pid "$spid" rings > s.json || return 1
+	expect_eq "accepted connections, each ended after the client's FIN" "$($Q count origin=accept end=peer_closed < s.json)" 3
 }
 run_case classic_thread_per_client t_thread_server
 

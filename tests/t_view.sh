@@ -22,6 +22,8 @@ t_sockets_brokenpipe() {
 	expect_eq "--addr host only" "$("$VIEW" sockets --json --addr 127.0.0.1 rings | wc -l)" 3 || return 1
 	expect_eq "--fd" "$("$VIEW" sockets --json --fd 4 rings | wc -l)" 1 || return 1
 	expect_eq "--until before the client" "$("$VIEW" sockets --json --until 1ms rings | wc -l)" 2 || return 1
+	expect_eq "--since a wall-clock time" "$("$VIEW" sockets --json --since 00:00:00 rings | wc -l)" 3 || return 1
+	expect_eq "--until a wall-clock time" "$("$VIEW" sockets --json --until 00:00:00 rings | wc -l)" 0 || return 1
 	"$VIEW" sockets --fd 9 --bogus rings 2> /dev/null; expect_eq "unknown option" $? 2 || return 1
 	"$VIEW" sockets --since xyz rings 2> /dev/null; expect_eq "bad time" $? 2
 }

@@ -184,6 +184,7 @@ int command_sockets(int argc, char **argv)
 	int n = open_rings(argc - optind, argv + optind, &files, &bad);
 	struct lc *lc = lc_new();
 	uint64_t t0 = build_lifetimes(files, n, lc);
+	filter_resolve(&f, n ? files[0] : NULL, t0);
 	if (!json) {
 		pager_start();
 		printf("%s%4s %7s %-12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6s %8s %8s %-12s %s%s\n",

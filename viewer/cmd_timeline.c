@@ -120,6 +120,7 @@ int command_timeline(int argc, char **argv)
 	 * each selected socket's lines collected (memory: the output, not the trace) */
 	struct lc *lc = lc_new();
 	uint64_t t0 = build_lifetimes(files, n, lc);
+	filter_resolve(&f, n ? files[0] : NULL, t0);
 	int ns = lc_count(lc);
 	struct tl_out *out = calloc((size_t)ns + 1, sizeof(*out));
 	for (int i = 0; i < ns; i++)

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+
+#include "reader.h"
 #include <unistd.h>
 
 int use_color;
@@ -17,6 +20,42 @@ void filter_init(struct filter *f)
 	f->pid = -1;
 	f->since_ns = -1;
 	f->until_ns = -1;
+	f->since_clock = -1;
+	f->until_clock = -1;
+}
+
+/* HH:MM[:SS[.frac]] as seconds of the day; -1 if it is not a clock time */
+static double parse_clock(const char *s)
+{
+	int h, m;
+	double sec = 0;
+	char tail;
+	if (sscanf(s, "%d:%d:%lf%c", &h, &m, &sec, &tail) == 3 || sscanf(s, "%d:%d%c", &h, &m, &tail) == 2)
+		if (h >= 0 && h < 24 && m >= 0 && m < 60 && sec >= 0 && sec < 61)
+			return h * 3600.0 + m * 60.0 + sec;
+	return -1;
+}
+
+void filter_resolve(struct filter *f, const struct st_file *file, uint64_t t0)
+{
+	if (!file || (f->since_clock < 0 && f->until_clock < 0))
+		return;
+	/* the wall-clock midnight of the day the ring started, in CLOCK_MONOTONIC terms */
+	time_t start = (time_t)(file->hdr.real_ns / 1000000000ull);
+	struct tm tm;
+	localtime_r(&start, &tm);
+	double into_day = tm.tm_hour * 3600.0 + tm.tm_min * 60.0 + tm.tm_sec +
+	                  (double)(file->hdr.real_ns % 1000000000ull) / 1e9;
+	double midnight_mono = (double)file->hdr.mono_ns / 1e9 - into_day;
+	double clocks[2] = { f->since_clock, f->until_clock };
+	int64_t *outs[2] = { &f->since_ns, &f->until_ns };
+	for (int i = 0; i < 2; i++) {
+		if (clocks[i] < 0)
+			continue;
+		double mono = midnight_mono + clocks[i];
+		double rel = mono * 1e9 - (double)t0;
+		*outs[i] = rel < 0 ? 0 : (int64_t)rel;
+	}
 }
 
 int parse_duration_ns(const char *s, int64_t *out)
@@ -55,8 +94,14 @@ int filter_option(struct filter *f, int code, const char *arg)
 	case 1002: return parse_int(arg, &f->pid) ? -1 : 1;
 	case 1003: snprintf(f->addr, sizeof(f->addr), "%s", arg); return 1;
 	case 1004: f->errors = 1; return 1;
-	case 1005: return parse_duration_ns(arg, &f->since_ns) ? -1 : 1;
-	case 1006: return parse_duration_ns(arg, &f->until_ns) ? -1 : 1;
+	case 1005:
+		if ((f->since_clock = parse_clock(arg)) >= 0)
+			return 1;
+		return parse_duration_ns(arg, &f->since_ns) ? -1 : 1;
+	case 1006:
+		if ((f->until_clock = parse_clock(arg)) >= 0)
+			return 1;
+		return parse_duration_ns(arg, &f->until_ns) ? -1 : 1;
 	case 1007: color_setup(1); return 1;
 	}
 	return 0;

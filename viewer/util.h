@@ -13,7 +13,13 @@ struct filter {
 	char addr[128];                 /* "" any; HOST or HOST:PORT, either end */
 	int errors;                     /* only lifetimes with a failed call */
 	int64_t since_ns, until_ns;     /* relative to the first record; -1: open */
+	double since_clock, until_clock;/* absolute HH:MM[:SS.frac] local time (seconds of the
+	                                   day), -1 unless given; resolved by filter_resolve */
 };
+
+struct st_file;
+/* Turn absolute --since/--until times into offsets from t0 using the ring's clock pair. */
+void filter_resolve(struct filter *f, const struct st_file *file, uint64_t t0);
 
 void filter_init(struct filter *f);
 /* Handle one filter option (getopt code + optarg); 1 if it was one, -1 on a bad value. */
@@ -30,7 +36,7 @@ int filter_match(const struct filter *f, const struct lc_sock *s, uint64_t t0);
 	"  --addr H[:P]    sockets with this address at either end\n" \
 	"  --errors        only sockets with a failed call\n" \
 	"  --since T, --until T   only what overlaps this window; T in seconds from the first\n" \
-	"                  record (1.5, 1500ms, 2s)\n" \
+	"                  record (1.5, 1500ms, 2s) or a local wall-clock time (14:03:07.250)\n" \
 	"  --no-color      no colour (also when NO_COLOR is set or output is not a terminal)\n"
 
 /* Colour: on only for a terminal, never with NO_COLOR or --no-color. */
