@@ -22,3 +22,7 @@ SOCKTRACE_PAGER=cat run $ST timeline --stack --fd 4 "$D"
 bold "== 5. the raw log as JSON: the fatal call is the one entered and never completed"
 echo "\$ $ST dump --json $D | grep '\"complete\":false'"
 $ST dump --json "$D" | grep '"complete":false'
+echo
+bold "== 6. diagnose: what went wrong, why, and what to do"
+SOCKTRACE_PAGER=cat run $ST diagnose "$D"
+exit 0

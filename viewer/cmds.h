@@ -14,6 +14,7 @@ int command_info(int argc, char **argv);
 int command_sockets(int argc, char **argv);
 int command_timeline(int argc, char **argv);
 int command_processes(int argc, char **argv);
+int command_diagnose(int argc, char **argv);
 
 /* Shared by the lifecycle views (cmd_sockets.c). */
 uint64_t build_lifetimes(struct st_file **files, int n, struct lc *lc);

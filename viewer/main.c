@@ -13,6 +13,7 @@ static const struct {
 	{ "dump", command_dump, "print every recorded call in time order (text or --json)" },
 	{ "sockets", command_sockets, "one line per socket lifetime (tcplife-like), --json too" },
 	{ "timeline", command_timeline, "each socket's calls in order, with state changes (--stack)" },
+	{ "diagnose", command_diagnose, "explain broken pipes, resets, refusals, hangs and leaks" },
 	{ "processes", command_processes, "the traced processes as a fork tree" },
 	{ "info", command_info, "show a ring's process, modules and still-open sockets" },
 };

@@ -12,7 +12,7 @@ static void msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int send_reply(int fd, const char *part, int flags)
+__attribute__((noinline)) static int send_reply(int fd, const char *part, int flags)
 {
 	return (int)send(fd, part, strlen(part), flags);
 }

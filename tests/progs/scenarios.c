@@ -3,9 +3,15 @@
  *   scenarios linger0        a client closes with SO_LINGER {1,0}: the server's read gets ECONNRESET
  *   scenarios nb-refused     non-blocking connect to a closed port, completion via poll + SO_ERROR
  *   scenarios many N         N short-lived socketpairs (to make a small ring wrap)
- *   scenarios exec-keep      a socket kept across exec (no CLOEXEC), one dropped (CLOEXEC) */
+ *   scenarios exec-keep      a socket kept across exec (no CLOEXEC), one dropped (CLOEXEC)
+ *   scenarios unread-close   a server closes with unread data: the client's read gets ECONNRESET
+ *   scenarios shut-write     writing after our own shutdown(SHUT_WR): EPIPE
+ *   scenarios blocked        a thread blocks in recv forever (the test kills the process)
+ *   scenarios eagain N       N non-blocking recvs in a row without waiting
+ *   scenarios eof-reads      reads again after the peer's FIN */
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include "common.h"
 
@@ -89,6 +95,55 @@ int main(int argc, char **argv)
 		sendto(fd, "kept", 4, 0, (struct sockaddr *)&a, sizeof(a));
 		close(fd);
 		printf("exec child wrote through fd %d\n", fd);
+	} else if (!strcmp(m, "unread-close")) {
+		int s, c = pair_tcp(&s);
+		send(c, "first request;second request", 29, 0);
+		char buf[8];
+		recv(s, buf, 5, 0);                   /* reads only part of it */
+		close(s);                             /* unread data: the kernel sends RST */
+		usleep(20000);
+		ssize_t n = recv(c, buf, sizeof(buf), 0);
+		printf("client recv %zd %s\n", n, n < 0 ? strerrorname_np(errno) : "");
+		close(c);
+	} else if (!strcmp(m, "shut-write")) {
+		signal(SIGPIPE, SIG_IGN);
+		int s, c = pair_tcp(&s);
+		shutdown(c, SHUT_WR);
+		ssize_t n = send(c, "late", 4, 0);
+		printf("send after shutdown %zd %s\n", n, n < 0 ? strerrorname_np(errno) : "");
+		close(c);
+		close(s);
+	} else if (!strcmp(m, "blocked")) {
+		int s, c = pair_tcp(&s);
+		(void)c;
+		printf("ready\n");
+		fflush(stdout);
+		char buf[8];
+		recv(s, buf, sizeof(buf), 0);         /* nobody ever sends */
+	} else if (!strcmp(m, "eagain")) {
+		int n = argc > 2 ? atoi(argv[2]) : 500;
+		int sv[2];
+		socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+		char b;
+		for (int i = 0; i < n; i++)
+			recv(sv[1], &b, 1, 0);
+		printf("spun %d times\n", n);
+	} else if (!strcmp(m, "retry-refused")) {
+		for (int i = 0; i < 3; i++) {
+			int fd = socket(AF_INET, SOCK_STREAM, 0);
+			struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(1),
+			                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+			if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+				printf("attempt %d: %s\n", i + 1, strerrorname_np(errno));
+			close(fd);
+		}
+	} else if (!strcmp(m, "eof-reads")) {
+		int s, c = pair_tcp(&s);
+		close(c);
+		char b[8];
+		for (int i = 0; i < 3; i++)
+			read(s, b, sizeof(b));
+		close(s);
 	} else {
 		fprintf(stderr, "unknown scenario\n");
 		return 2;

@@ -1,0 +1,115 @@
+# socktrace diagnose: one scenario per finding; each must name the fd, the call, the errno,
+# the cause and the function of the test program where the failing call was made.
+
+# diag DIR: the findings as JSON lines; exit status 1 means "problems found"
+diag() { "$VIEW" diagnose --json "$1"; [ $? -eq 1 ] || echo "diagnose exit status was not 1" >&2; }
+
+t_diag_sigpipe_death() {
+	traced "$W/rings" "$TB/brokenpipe" > /dev/null 2>&1
+	diag rings > f.json 2> err.txt || return 1
+	[ ! -s err.txt ] || fail "$(cat err.txt)" || return 1
+	expect_eq "first finding" "$(head -n 1 f.json | $Q values kind)" sigpipe_death || return 1
+	local steps; steps=$(head -n 1 f.json | python3 -c 'import json,sys; f=json.load(sys.stdin); [print(s["call"], s["fd"], s["ret"], s["errno"], (s["where"] or "").split(" ")[0], sep="|") for s in f["steps"]]')
+	expect_eq "the chain" "$steps" "recv|4|18|None|main
+close|3|0|None|main
+send|4|30|None|send_reply
+send|4|None|None|send_reply" || return 1
+	head -n 1 f.json | $Q values explanation | grep -q "closed 0\.[0-9]* s after its request, before our reply" || return 1
+	head -n 1 f.json | $Q values steps | grep -q "SIGPIPE disposition: default" || return 1
+	head -n 1 f.json | $Q values suggestion | grep -q "MSG_NOSIGNAL" || return 1
+	head -n 1 f.json | grep -q '"where":"send_reply (tests/progs/brokenpipe.c:17)"' || fail "fatal write not located"
+}
+run_case diagnose_sigpipe_death t_diag_sigpipe_death
+
+t_diag_epipe() {
+	traced "$W/a" "$TB/brokenpipe" --ignore-sigpipe > /dev/null 2>&1
+	diag a | head -n 1 > f.json || return 1
+	expect_eq "kind" "$($Q values kind < f.json)" broken_pipe || return 1
+	grep -q '"call":"send","ret":-1,"errno":"EPIPE","where":"send_reply (tests/progs/brokenpipe.c:17)","note":"EPIPE (SIGPIPE ignored)"' f.json \
+		|| fail "$(cat f.json)" || return 1
+	traced "$W/b" "$TB/brokenpipe" --nosignal > /dev/null 2>&1
+	diag b | head -n 1 | grep -q '"note":"EPIPE with MSG_NOSIGNAL (SIGPIPE suppressed)"' || fail "MSG_NOSIGNAL not named"
+}
+run_case diagnose_broken_pipe_handled t_diag_epipe
+
+t_diag_shutdown() {
+	traced "$W/rings" "$TB/scenarios" shut-write > /dev/null || return 1
+	diag rings | head -n 1 > f.json || return 1
+	expect_eq "kind" "$($Q values kind < f.json)" write_after_shutdown || return 1
+	grep -q '"call":"shutdown","ret":0' f.json && grep -q '"call":"send","ret":-1,"errno":"EPIPE","where":"main (tests/progs/scenarios.c:' f.json \
+		|| fail "$(cat f.json)"
+}
+run_case diagnose_write_after_shutdown t_diag_shutdown
+
+t_diag_reset() {
+	traced "$W/a" "$TB/scenarios" unread-close > /dev/null || return 1
+	diag a | head -n 1 > f.json || return 1
+	expect_eq "kind" "$($Q values kind < f.json)" connection_reset || return 1
+	$Q values explanation < f.json | grep -q "24 byte(s) we sent were still unread" || fail "$(cat f.json)" || return 1
+	grep -q '"call":"recv","ret":-1,"errno":"ECONNRESET"' f.json || return 1
+	traced "$W/b" "$TB/scenarios" linger0 > /dev/null || return 1
+	diag b | head -n 1 > g.json
+	$Q values explanation < g.json | grep -q "SO_LINGER {1,0}" || fail "$(cat g.json)"
+}
+run_case diagnose_connection_reset t_diag_reset
+
+t_diag_refused() {
+	traced "$W/rings" "$TB/scenarios" nb-refused > /dev/null || return 1
+	diag rings > f.json || return 1
+	expect_eq "kind" "$($Q values kind < f.json | head -n 1)" connect_failed || return 1
+	$Q values explanation < f.json | head -n 1 | grep -q "connect to 127.0.0.1:1 failed: ECONNREFUSED" || fail "$(cat f.json)"
+}
+run_case diagnose_connect_refused t_diag_refused
+
+t_diag_retries() {
+	traced "$W/rings" "$TB/scenarios" retry-refused > /dev/null || return 1
+	diag rings > f.json || return 1
+	expect_eq "one finding for the address" "$($Q count kind=connect_failed < f.json)" 1 || return 1
+	$Q values explanation < f.json | grep -q "ECONNREFUSED .*; 3 attempts in all" || fail "$(cat f.json)" || return 1
+	expect_eq "each attempt a step" "$($Q values steps < f.json | grep -o '"call":"connect"' | wc -l)" 3
+}
+run_case diagnose_connect_retries t_diag_retries
+
+t_diag_blocked() {
+	SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" "$TB/scenarios" blocked > out.txt &
+	local pid=$!
+	wait_file out.txt || return 1
+	sleep 0.2
+	kill -9 $pid; wait $pid 2>/dev/null
+	diag rings > f.json || return 1
+	expect_eq "kind" "$($Q values kind < f.json | head -n 1)" never_returned || return 1
+	grep -q '"call":"recv","ret":null,"errno":null,"where":"main (tests/progs/scenarios.c:' f.json || fail "$(cat f.json)"
+}
+run_case diagnose_blocked_thread t_diag_blocked
+
+t_diag_loops() {
+	traced "$W/a" "$TB/scenarios" eagain 300 > /dev/null || return 1
+	expect_eq "EAGAIN loop" "$(diag a | $Q count kind=eagain_busy_loop)" 1 || return 1
+	traced "$W/b" "$TB/scenarios" eof-reads > /dev/null || return 1
+	expect_eq "reads after EOF" "$(diag b | $Q count kind=read_after_eof)" 1 || return 1
+	expect_eq "leaks" "$(diag a | $Q count kind=never_closed)" 2 || return 1
+	traced "$W/c" "$TB/classic" udp-server "$W/none" 0 > /dev/null || return 1
+	"$VIEW" diagnose c > out.txt; expect_eq "clean trace: exit 0" $? 0 || return 1
+	grep -q "no problems found" out.txt
+}
+run_case diagnose_loops_eof_leaks_clean t_diag_loops
+
+t_diag_real_pair() {
+	command -v curl > /dev/null && command -v python3 > /dev/null || { echo "needs curl and python3"; return 77; }
+	mkdir www && head -c 30000000 /dev/zero > www/big.bin
+	local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	(cd www && exec env SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" python3 -m http.server --bind 127.0.0.1 "$port") > server.log 2>&1 &
+	local spid=$!
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+	# a client that gives up: slow reader, 1 s budget, then it closes mid-transfer
+	traced "$W/rings" curl -s --limit-rate 100k --max-time 1 -o /dev/null "http://127.0.0.1:$port/big.bin"
+	sleep 0.5
+	kill $spid; wait $spid 2>/dev/null
+	"$VIEW" diagnose --json --pid "$spid" rings > f.json
+	local k; k=$($Q values kind < f.json | head -n 1)
+	[ "$k" = broken_pipe ] || [ "$k" = connection_reset ] || fail "python's side: got '$k': $(head -c 600 f.json)" || return 1
+	# curl's own close is in the chain (both ends traced), with where curl made it
+	head -n 1 f.json | grep -q '"call":"close","ret":0,"errno":null,"where":"libcurl.so.4[^"]*","note":"the peer closed' \
+		|| fail "curl's close not in the chain: $(head -n 1 f.json)"
+}
+run_case diagnose_real_http_server_client_timeout t_diag_real_pair

@@ -1,0 +1,620 @@
+/* socktrace diagnose: find broken pipes, resets, refusals, hangs and leaks, and tell each
+ * as a short causal chain with the code location of every step. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uthash.h>
+
+#include "cmds.h"
+#include "decode.h"
+#include "emit.h"
+#include "lifecycle.h"
+#include "symbolize.h"
+#include "util.h"
+
+#define NFR 4
+#define EAGAIN_LOOP 100             /* EAGAINs in a row, no poll between: a busy loop */
+
+struct step {
+	int valid;
+	uint64_t ts;
+	const struct st_file *f;
+	uint32_t tid;
+	int fd, call, err, complete;
+	int64_t ret;
+	uint64_t a1;                    /* flags of send-like calls */
+	uint64_t frames[NFR];
+	int nframes;
+	char note[160];
+};
+
+struct sdiag {                      /* what diagnose remembers per socket lifetime */
+	struct step last_in;            /* last successful read */
+	struct step fin;                /* first read that returned 0 */
+	int reads_after_eof;
+	struct step after_eof_read;
+	struct step shut_wr;
+	struct step first_out_after_fin, first_out;
+	int outs_after_fin;
+	struct step epipe, reset, death, close;
+	struct step conn_err[1];
+	int conn_errs;
+	int sigpipe_at_epipe;           /* disposition: 0 default, 1 ignored, 2 handler */
+	uint64_t bytes_in_at_close, bytes_out_at_close;
+	int eagain_run, eagain_max;
+	struct step eagain_first, eagain_last;
+	int eagain_tid;
+};
+
+struct pstate {
+	int pid;
+	int sigpipe;                    /* current disposition */
+	UT_hash_handle hh;
+};
+
+static void set_step(struct step *s, const struct st_record *r, const char *note)
+{
+	memset(s, 0, sizeof(*s));
+	s->valid = 1;
+	s->ts = r->ts_enter;
+	s->f = r->file;
+	s->tid = r->tid;
+	s->fd = r->fd;
+	s->call = r->call;
+	s->err = r->err;
+	s->ret = r->ret;
+	s->complete = r->complete;
+	s->a1 = r->a[1];
+	struct st_tlv_view t;
+	if (st_tlv_find(r, ST_T_FRAMES, &t))
+		for (unsigned i = 0; i + 8 <= t.len && s->nframes < NFR; i += 8)
+			memcpy(&s->frames[s->nframes++], t.p + i, 8);
+	if (note)
+		snprintf(s->note, sizeof(s->note), "%s", note);
+}
+
+static int is_out(int c)
+{
+	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE ||
+	       c == ST_C_WRITEV || c == ST_C_SENDFILE || c == ST_C_SENDMMSG || c == ST_C_SPLICE;
+}
+
+static int is_in(int c)
+{
+	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ ||
+	       c == ST_C_READV || c == ST_C_RECVMMSG;
+}
+
+static int is_wait(int c)
+{
+	return c == ST_C_POLL || c == ST_C_PPOLL || c == ST_C_SELECT || c == ST_C_PSELECT ||
+	       c == ST_C_EPOLL_WAIT || c == ST_C_EPOLL_PWAIT;
+}
+
+/* ---- findings ---- */
+
+enum kind { K_SIGPIPE_DEATH, K_BROKEN_PIPE, K_WRITE_AFTER_SHUTDOWN, K_RESET, K_CONNECT_FAILED,
+            K_NEVER_RETURNED, K_EAGAIN_LOOP, K_READ_AFTER_EOF, K_LEAK };
+static const char *const kind_names[] = { "sigpipe_death", "broken_pipe", "write_after_shutdown",
+                                          "connection_reset", "connect_failed", "never_returned",
+                                          "eagain_busy_loop", "read_after_eof", "never_closed" };
+
+struct finding {
+	int kind;
+	struct lc_sock *s;
+	struct step steps[8];
+	int nsteps;
+	char why[512], fix[512];
+	uint64_t ts;
+};
+
+static struct finding *F;
+static int nF, capF;
+
+static struct finding *add_finding(int kind, struct lc_sock *s, uint64_t ts)
+{
+	if (nF == capF) {
+		capF = capF ? capF * 2 : 32;
+		F = realloc(F, (size_t)capF * sizeof(*F));
+	}
+	struct finding *f = &F[nF++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->s = s;
+	f->ts = ts;
+	return f;
+}
+
+static void add_step(struct finding *f, const struct step *s, const char *note)
+{
+	if (!s->valid || f->nsteps >= 8)
+		return;
+	f->steps[f->nsteps] = *s;
+	if (note)
+		snprintf(f->steps[f->nsteps].note, sizeof(f->steps[0].note), "%s", note);
+	f->nsteps++;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct step *x = a, *y = b;
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+static int by_severity(const void *a, const void *b)
+{
+	const struct finding *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* the socket at the other end of a TCP connection, when both ends are in the trace */
+static struct lc_sock *peer_of(struct lc *lc, const struct lc_sock *s)
+{
+	if (s->pair_id > 0)
+		return lc_get(lc, s->pair_id - 1);
+	if (!s->local[0] || !s->peer[0] || s->type != SOCK_STREAM)
+		return NULL;
+	for (int i = 0; i < lc_count(lc); i++) {
+		struct lc_sock *o = lc_get(lc, i);
+		if (o != s && !strcmp(o->local, s->peer) && !strcmp(o->peer, s->local))
+			return o;
+	}
+	return NULL;
+}
+
+static const char *dispo(int d)
+{
+	return d == 0 ? "default (terminate)" : d == 1 ? "ignored" : "a handler";
+}
+
+static void secs(char *buf, size_t n, uint64_t a, uint64_t b)
+{
+	snprintf(buf, n, "%.3f s", b > a ? (double)(b - a) / 1e9 : 0.0);
+}
+
+static void explain(struct lc *lc, struct lc_sock *s, struct sdiag *d, struct sdiag *all)
+{
+	struct lc_sock *ps = peer_of(lc, s);
+	struct sdiag *pd = ps ? &all[ps->id - 1] : NULL;
+	char t1[32], t2[32];
+
+	/* broken pipe, or death by SIGPIPE in a write */
+	struct step *fail = d->epipe.valid ? &d->epipe
+	                    : d->death.valid && is_out(d->death.call) ? &d->death : NULL;
+	if (fail) {
+		int died = fail == &d->death;
+		int shut = d->shut_wr.valid && d->shut_wr.ts < fail->ts && !d->fin.valid;
+		struct finding *f = add_finding(died ? K_SIGPIPE_DEATH : shut ? K_WRITE_AFTER_SHUTDOWN
+		                                : K_BROKEN_PIPE, s, fail->ts);
+		if (shut) {
+			add_step(f, &d->shut_wr, "we shut down our sending side (FIN)");
+			add_step(f, fail, "wrote after our own shutdown: EPIPE");
+			snprintf(f->why, sizeof(f->why), "this program called shutdown(SHUT_WR) on fd %d and wrote to it afterwards",
+			         fail->fd);
+			snprintf(f->fix, sizeof(f->fix), "do not write after shutdown(SHUT_WR); shut down only when all data is sent");
+			return;
+		}
+		add_step(f, &d->last_in, "last data we received (the request)");
+		uint64_t peer_gone = 0;
+		if (pd && pd->close.valid) {
+			add_step(f, &pd->close, "the peer closed its end (peer traced)");
+			peer_gone = pd->close.ts;
+		}
+		if (d->fin.valid) {
+			add_step(f, &d->fin, "read returned 0: the peer sent FIN");
+			if (!peer_gone)
+				peer_gone = d->fin.ts;
+		}
+		if (d->first_out_after_fin.valid && d->first_out_after_fin.ts < fail->ts)
+			add_step(f, &d->first_out_after_fin, "still \"succeeded\": the peer's kernel answered with RST");
+		else if (d->first_out.valid && d->first_out.ts < fail->ts && peer_gone && d->first_out.ts > peer_gone)
+			add_step(f, &d->first_out, "still \"succeeded\": the peer's kernel answered with RST");
+		int nosig = (fail->a1 & MSG_NOSIGNAL) != 0;
+		char note[160];
+		if (died)
+			snprintf(note, sizeof(note), "killed by SIGPIPE in this call (SIGPIPE disposition: %s)",
+			         dispo(d->sigpipe_at_epipe));
+		else
+			snprintf(note, sizeof(note), "EPIPE%s (SIGPIPE %s)", nosig ? " with MSG_NOSIGNAL" : "",
+			         nosig ? "suppressed" : dispo(d->sigpipe_at_epipe));
+		add_step(f, fail, note);
+		qsort(f->steps, (size_t)f->nsteps, sizeof(f->steps[0]), by_time);
+		if (peer_gone && d->last_in.valid && peer_gone > d->last_in.ts) {
+			secs(t1, sizeof(t1), d->last_in.ts, peer_gone);
+			secs(t2, sizeof(t2), peer_gone, fail->ts);
+			snprintf(f->why, sizeof(f->why),
+			         "the peer (%s) closed %s after its request, before our reply; our reply came %s later%s",
+			         s->peer[0] ? s->peer : "?", t1, t2,
+			         died ? ", and the default SIGPIPE action killed the process in that write" : "");
+		} else if (peer_gone) {
+			secs(t2, sizeof(t2), peer_gone, fail->ts);
+			snprintf(f->why, sizeof(f->why), "the peer (%s) closed the connection %s before this write%s",
+			         s->peer[0] ? s->peer : "?", t2, died ? "; the default SIGPIPE action killed the process" : "");
+		} else {
+			snprintf(f->why, sizeof(f->why),
+			         "the peer (%s, not traced) closed or reset the connection before this write%s; "
+			         "the first write after a peer's close usually succeeds and provokes the RST that fails the next",
+			         s->peer[0] ? s->peer : "?", died ? ", and SIGPIPE killed the process" : "");
+		}
+		if (died)
+			snprintf(f->fix, sizeof(f->fix),
+			         "ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL, and handle EPIPE as "
+			         "\"the client went away\"; then check the peer's timeout against how long the reply takes");
+		else
+			snprintf(f->fix, sizeof(f->fix),
+			         "handle EPIPE as \"the peer went away\" (stop writing, close); if it happens often, compare the "
+			         "peer's timeout with how long the reply takes");
+		return;
+	}
+	if (d->reset.valid) {
+		struct finding *f = add_finding(K_RESET, s, d->reset.ts);
+		add_step(f, &d->first_out, NULL);
+		if (pd && pd->close.valid) {
+			uint64_t unread = s->bytes_out > pd->bytes_in_at_close ? s->bytes_out - pd->bytes_in_at_close : 0;
+			add_step(f, &pd->close, ps->linger0 ? "the peer closed with SO_LINGER {1,0}: abortive close (RST)"
+			                                    : "the peer closed (peer traced)");
+			if (ps->linger0)
+				snprintf(f->why, sizeof(f->why), "the peer (%s) closed abortively with SO_LINGER {1,0}, which sends RST",
+				         s->peer);
+			else if (unread)
+				snprintf(f->why, sizeof(f->why),
+				         "the peer (%s) closed while %llu byte(s) we sent were still unread in its receive buffer: "
+				         "the kernel answers that with RST", s->peer, (unsigned long long)unread);
+			else
+				snprintf(f->why, sizeof(f->why), "the peer (%s) closed; our later traffic was answered with RST", s->peer);
+		} else {
+			snprintf(f->why, sizeof(f->why),
+			         "the peer (%s, not traced) reset the connection: usually it closed with data still unread "
+			         "in its receive buffer, closed with SO_LINGER 0, or crashed", s->peer[0] ? s->peer : "?");
+		}
+		add_step(f, &d->reset, "ECONNRESET");
+		qsort(f->steps, (size_t)f->nsteps, sizeof(f->steps[0]), by_time);
+		snprintf(f->fix, sizeof(f->fix),
+		         "treat ECONNRESET as the peer going away; on the peer side, read what the other end sends (or "
+		         "shutdown(SHUT_WR) and drain) before close()");
+		return;
+	}
+	if (d->conn_errs) {
+		struct finding *f = add_finding(K_CONNECT_FAILED, s, d->conn_err[0].ts);
+		add_step(f, &d->conn_err[0], NULL);
+		const char *e = st_errno_name(d->conn_err[0].err);
+		snprintf(f->why, sizeof(f->why), "connect to %s failed: %s (%s)", s->peer[0] ? s->peer : "?", e,
+		         d->conn_err[0].err == ECONNREFUSED ? "nothing listens there"
+		         : d->conn_err[0].err == ETIMEDOUT ? "no answer: filtered, or the host is down"
+		         : "no route to the host or network");
+		snprintf(f->fix, sizeof(f->fix), "check that the server runs and listens on %s, and the address the "
+		         "program was configured with", s->peer[0] ? s->peer : "that address");
+	}
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: socktrace diagnose [--json] [filters] [PATH...]\n"
+	      "  Each problem found, worst first, as a causal chain (time, pid:tid, fd, call, result,\n"
+	      "  where in the code), then why it happened and what to do: broken pipes and SIGPIPE\n"
+	      "  deaths, writes after shutdown, resets, refused/timed-out connects, calls that never\n"
+	      "  returned, EAGAIN busy loops, reads after EOF, sockets never closed.\n"
+	      "  Exit status: 0 nothing found, 1 problems found, 2 bad usage or unreadable input.\n"
+	      "  --json          one object per problem\n" FILTER_HELP
+	      "example: socktrace diagnose socktrace.data\n", out);
+}
+
+static void frame_text(char *buf, size_t n, struct symb *sy, const struct step *s)
+{
+	buf[0] = 0;
+	if (!s->nframes)
+		return;
+	const struct symres *r = symb_lookup(sy, s->f, s->frames[0]);
+	if (r->func && r->file)
+		snprintf(buf, n, "%s (%s:%d)", r->func, r->file, r->line);
+	else if (r->func)
+		snprintf(buf, n, "%s [%s]", r->func, r->module);
+	else
+		snprintf(buf, n, "%s+%#llx", r->module, (unsigned long long)r->mod_off);
+}
+
+int command_diagnose(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, FILTER_LONGOPTS,
+		{ 0, 0, 0, 0 } };
+	struct filter flt;
+	int json = 0, c;
+	filter_init(&flt);
+	color_setup(0);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		int k = filter_option(&flt, c, optarg);
+		if (k < 0) {
+			fprintf(stderr, "socktrace diagnose: bad value '%s'\n", optarg);
+			return 2;
+		}
+		if (k)
+			continue;
+		if (c == 'j')
+			json = 1;
+		else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	struct st_file **files;
+	int bad;
+	int n = open_rings(argc - optind, argv + optind, &files, &bad);
+	if (n == 0) {
+		close_rings(files, n);
+		return 2;
+	}
+	/* one pass: the lifecycle machine, plus what each socket's story needs */
+	struct lc *lc = lc_new();
+	struct sdiag *D = NULL;
+	int capD = 0;
+	struct pstate *ps = NULL;
+	struct st_merge *m = st_merge_new(files, n);
+	const struct st_record *r;
+	uint64_t t0 = 0;
+	int first = 1;
+	struct step *hung = NULL;
+	int nhung = 0;
+	while ((r = st_merge_next(m))) {
+		if (first)
+			t0 = r->ts_enter;
+		first = 0;
+		int pid = r->file->hdr.pid;
+		struct pstate *p;
+		HASH_FIND_INT(ps, &pid, p);
+		if (!p) {
+			p = calloc(1, sizeof(*p));
+			p->pid = pid;
+			HASH_ADD_INT(ps, pid, p);
+		}
+		if ((r->call == ST_C_SIGNAL || r->call == ST_C_SIGACTION) && r->a[0] == SIGPIPE &&
+		    (!r->complete || r->ret == 0))
+			p->sigpipe = r->a[1] == 0 ? 0 : r->a[1] == 1 ? 1 : 2;
+		struct lc_sock *s = lc_feed(lc, r);
+		if (!r->complete && r->call != ST_C_EXEC && !is_out(r->call)) {
+			hung = realloc(hung, (size_t)(nhung + 1) * sizeof(*hung));
+			set_step(&hung[nhung], r, NULL);
+			hung[nhung].ret = s ? s->id : 0;
+			nhung++;
+		}
+		if (!s)
+			continue;
+		for (; capD < lc_count(lc); capD++) {
+			D = realloc(D, (size_t)(capD + 1) * sizeof(*D));
+			memset(&D[capD], 0, sizeof(*D));
+		}
+		struct sdiag *d = &D[s->id - 1];
+		int cl = r->call, ok = r->complete && r->ret >= 0;
+		if (is_in(cl) && ok && r->ret > 0)
+			set_step(&d->last_in, r, NULL);
+		if (is_in(cl) && ok && r->ret == 0 && r->a[0] > 0 && s->type == SOCK_STREAM) {
+			if (!d->fin.valid)
+				set_step(&d->fin, r, NULL);
+			else if (d->reads_after_eof++ == 0)
+				set_step(&d->after_eof_read, r, NULL);
+		}
+		if (is_out(cl) && ok) {
+			if (!d->first_out.valid || (d->fin.valid && d->first_out.ts < d->fin.ts))
+				set_step(&d->first_out, r, NULL);
+			if (d->fin.valid && d->outs_after_fin++ == 0)
+				set_step(&d->first_out_after_fin, r, NULL);
+		}
+		if (cl == ST_C_SHUTDOWN && ok && (r->a[0] == SHUT_WR || r->a[0] == SHUT_RDWR) && !d->shut_wr.valid)
+			set_step(&d->shut_wr, r, NULL);
+		if (r->complete && r->ret < 0 && r->err == EPIPE && !d->epipe.valid) {
+			set_step(&d->epipe, r, NULL);
+			d->sigpipe_at_epipe = p->sigpipe;
+		}
+		if (!r->complete && is_out(cl) && r->call != ST_C_EXEC && !d->death.valid) {
+			set_step(&d->death, r, NULL);
+			d->sigpipe_at_epipe = p->sigpipe;
+		}
+		if (r->complete && r->ret < 0 && r->err == ECONNRESET && !d->reset.valid)
+			set_step(&d->reset, r, NULL);
+		if (cl == ST_C_CONNECT && r->complete && r->ret < 0 &&
+		    (r->err == ECONNREFUSED || r->err == ETIMEDOUT || r->err == EHOSTUNREACH || r->err == ENETUNREACH)) {
+			if (!d->conn_errs)
+				set_step(&d->conn_err[0], r, NULL);
+			d->conn_errs++;
+		}
+		if (cl == ST_C_GETSOCKOPT && ok && r->a[1] == SO_ERROR) {
+			struct st_tlv_view t;
+			uint64_t v;
+			if (st_tlv_find(r, ST_T_U64, &t) && t.len == 8 && (memcpy(&v, t.p, 8), v) &&
+			    (v == ECONNREFUSED || v == ETIMEDOUT || v == EHOSTUNREACH || v == ENETUNREACH)) {
+				if (!d->conn_errs) {
+					set_step(&d->conn_err[0], r, NULL);
+					d->conn_err[0].err = (int)v;
+				}
+				d->conn_errs++;
+			}
+		}
+		if (cl == ST_C_CLOSE && r->complete && s->end != END_NONE) {
+			set_step(&d->close, r, NULL);
+			d->bytes_in_at_close = s->bytes_in;
+			d->bytes_out_at_close = s->bytes_out;
+		}
+		if (r->complete && r->ret < 0 && r->err == EAGAIN) {
+			if (d->eagain_run == 0 || d->eagain_tid != (int)r->tid) {
+				d->eagain_run = 0;
+				d->eagain_tid = (int)r->tid;
+				set_step(&d->eagain_first, r, NULL);
+			}
+			d->eagain_run++;
+			if (d->eagain_run > d->eagain_max) {
+				d->eagain_max = d->eagain_run;
+				set_step(&d->eagain_last, r, NULL);
+			}
+		} else if (r->tid == (uint32_t)d->eagain_tid && (is_wait(cl) || ok)) {
+			d->eagain_run = 0;
+		}
+	}
+	st_merge_free(m);
+	lc_finish(lc);
+	filter_resolve(&flt, files[0], t0);
+	for (int i = 0; i < lc_count(lc) && i < capD; i++) {
+		struct lc_sock *s = lc_get(lc, i);
+		if (!filter_match(&flt, s, t0))
+			continue;
+		struct sdiag *d = &D[i];
+		explain(lc, s, d, D);
+		if (d->eagain_max >= EAGAIN_LOOP) {
+			struct finding *f = add_finding(K_EAGAIN_LOOP, s, d->eagain_first.ts);
+			add_step(f, &d->eagain_first, "first EAGAIN of the run");
+			add_step(f, &d->eagain_last, "last");
+			snprintf(f->why, sizeof(f->why), "%d calls in a row failed with EAGAIN on this non-blocking socket "
+			         "with no poll/select/epoll between them: the thread spins", d->eagain_max);
+			snprintf(f->fix, sizeof(f->fix), "wait for readiness (poll/epoll) after EAGAIN instead of retrying at once");
+		}
+		if (d->reads_after_eof) {
+			struct finding *f = add_finding(K_READ_AFTER_EOF, s, d->after_eof_read.ts);
+			add_step(f, &d->fin, "read returned 0: end of stream");
+			add_step(f, &d->after_eof_read, "read again after EOF");
+			snprintf(f->why, sizeof(f->why), "%d read(s) after the peer's FIN, each returning 0 at once",
+			         d->reads_after_eof);
+			snprintf(f->fix, sizeof(f->fix), "treat a 0-byte read as end of stream: stop reading and close "
+			         "(or stop polling the fd for input)");
+		}
+		if (s->end == END_OPEN_AT_EXIT && !s->listening) {
+			struct finding *f = add_finding(K_LEAK, s, s->start_ns);
+			snprintf(f->why, sizeof(f->why), "fd %d (%s -> %s) was still open when the process ended",
+			         s->nfds ? s->fds[s->nfds - 1] : -1, s->local[0] ? s->local : "-", sock_peer(s));
+			snprintf(f->fix, sizeof(f->fix), "close it when done (check error paths); harmless if the process "
+			         "was meant to exit with it open");
+		}
+	}
+	for (int i = 0; i < nhung; i++) {
+		struct lc_sock *s = hung[i].ret > 0 ? lc_get(lc, (int)hung[i].ret - 1) : NULL;
+		if (s && !filter_match(&flt, s, t0))
+			continue;
+		struct finding *f = add_finding(K_NEVER_RETURNED, s, hung[i].ts);
+		hung[i].ret = 0;
+		add_step(f, &hung[i], "entered, never returned");
+		snprintf(f->why, sizeof(f->why), "thread %u of %s[%d] was blocked in %s when the trace ended "
+		         "(killed, or still waiting)", hung[i].tid, hung[i].f->hdr.comm, hung[i].f->hdr.pid,
+		         st_call_name(hung[i].call));
+		snprintf(f->fix, sizeof(f->fix), "if it hung: put a timeout on it (SO_RCVTIMEO, poll with a timeout) "
+		         "and check what the peer was doing at that time");
+	}
+	/* one connect_failed finding per address, however many sockets tried it */
+	for (int i = 0; i < nF; i++) {
+		if (F[i].kind != K_CONNECT_FAILED || !F[i].s)
+			continue;
+		int tries = 1;
+		for (int k = i + 1; k < nF; k++)
+			if (F[k].kind == K_CONNECT_FAILED && F[k].s && !strcmp(F[k].s->peer, F[i].s->peer)) {
+				tries++;
+				if (F[i].nsteps < 8)
+					add_step(&F[i], &F[k].steps[0], "tried again");
+				F[k--] = F[--nF];
+			}
+		if (tries > 1) {
+			size_t l = strlen(F[i].why);
+			snprintf(F[i].why + l, sizeof(F[i].why) - l, "; %d attempts in all", tries);
+		}
+	}
+	if (nF)
+		qsort(F, (size_t)nF, sizeof(*F), by_severity);
+
+	struct symb *sy = symb_new();
+	if (!json)
+		pager_start();
+	for (int i = 0; i < nF; i++) {
+		struct finding *f = &F[i];
+		struct lc_sock *s = f->s;
+		if (json) {
+			struct emit e;
+			emit_init(&e, &emit_json, stdout);
+			const struct emit_ops *o = e.ops;
+			o->begin_obj(&e, NULL);
+			o->kv_str(&e, "kind", kind_names[f->kind]);
+			if (s) {
+				o->kv_int(&e, "socket", s->id);
+				o->kv_int(&e, "pid", s->pid);
+				o->kv_str(&e, "local", s->local[0] ? s->local : NULL);
+				o->kv_str(&e, "peer", s->peer[0] ? s->peer : NULL);
+			}
+			o->begin_list(&e, "steps");
+			for (int k = 0; k < f->nsteps; k++) {
+				struct step *st = &f->steps[k];
+				char fr[300];
+				frame_text(fr, sizeof(fr), sy, st);
+				o->begin_obj(&e, NULL);
+				o->kv_int(&e, "ts_ns", (int64_t)st->ts);
+				o->kv_int(&e, "pid", st->f->hdr.pid);
+				o->kv_int(&e, "tid", st->tid);
+				o->kv_int(&e, "fd", st->fd);
+				o->kv_str(&e, "call", st_call_name(st->call));
+				if (st->complete)
+					o->kv_int(&e, "ret", st->ret);
+				else
+					o->kv_str(&e, "ret", NULL);
+				o->kv_str(&e, "errno", st_errno_name(st->err));
+				o->kv_str(&e, "where", fr[0] ? fr : NULL);
+				o->kv_str(&e, "note", st->note[0] ? st->note : NULL);
+				o->end_obj(&e);
+			}
+			o->end_list(&e);
+			o->kv_str(&e, "explanation", f->why);
+			o->kv_str(&e, "suggestion", f->fix);
+			o->end_obj(&e);
+			putchar('\n');
+			continue;
+		}
+		printf("%s%d. %s%s", col(C_BOLD), i + 1, kind_names[f->kind], col(C_RESET));
+		if (s)
+			printf(": %s[%d] fd %d  %s -> %s  (socket %d)", s->comm, s->pid,
+			       s->nfds ? s->fds[s->nfds - 1] : -1, s->local[0] ? s->local : "-", sock_peer(s), s->id);
+		putchar('\n');
+		for (int k = 0; k < f->nsteps; k++) {
+			struct step *st = &f->steps[k];
+			char fr[300], res[96];
+			frame_text(fr, sizeof(fr), sy, st);
+			if (!st->complete)
+				snprintf(res, sizeof(res), "? never returned");
+			else if (st->ret < 0)
+				snprintf(res, sizeof(res), "-1 %s", st_errno_name(st->err));
+			else
+				snprintf(res, sizeof(res), "%lld", (long long)st->ret);
+			printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s\n", (double)(st->ts - t0) / 1e9,
+			       st->f->hdr.pid, st->tid, st_call_name(st->call), st->fd,
+			       !st->complete || st->ret < 0 ? col(C_RED) : "", res, col(C_RESET));
+			if (fr[0] || st->note[0])
+				printf("   %28s %s%s%s%s%s\n", "", st->note, st->note[0] && fr[0] ? "  " : "",
+				       col(C_DIM), fr[0] ? fr : "", col(C_RESET));
+		}
+		printf("   why: %s\n   fix: %s\n\n", f->why, f->fix);
+	}
+	if (!json && nF == 0)
+		printf("no problems found in %d process(es)\n", n);
+	fflush(stdout);
+	report_damage(files, n);
+	pager_end();
+	symb_free(sy);
+	int found = nF > 0;
+	free(F);
+	F = NULL;
+	nF = capF = 0;
+	free(D);
+	free(hung);
+	struct pstate *p, *pt;
+	HASH_ITER(hh, ps, p, pt) {
+		HASH_DEL(ps, p);
+		free(p);
+	}
+	lc_free(lc);
+	close_rings(files, n);
+	if (bad)
+		return 2;
+	return found ? 1 : 0;
+}
