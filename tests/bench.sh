@@ -78,17 +78,35 @@ if command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null
 	done
 fi
 
-note "== viewer: dump --json of a large trace"
-SOCKTRACE_SIZE=512M SOCKTRACE_STACK_DEPTH=16 traced "$TMP/big" "$TB/threads" 4 400000 > /dev/null
+note "== viewer: a large generated trace (about 1 GiB of ring)"
+SOCKTRACE_SIZE=${BIG_RING:-1G} SOCKTRACE_STACK_DEPTH=16 traced "$TMP/big" "$TB/threads" 4 ${BIG_CALLS:-900000} > /dev/null
 nrecs=$("$SOCKTRACE" dump --json "$TMP/big" 2> /dev/null | wc -l)
+rec viewer records "$nrecs"
+rec viewer ring_bytes "$(du -b "$TMP"/big/*.ring | awk '{s+=$1} END {print s}')"
 for r in 1 2 3; do
-	/usr/bin/time -f '%e %M' -o "$TMP/time" "$SOCKTRACE" dump --json "$TMP/big" > /dev/null 2>&1
-	read -r secs kb < "$TMP/time"
-	rec viewer-dump-json records_per_s "$(python3 -c "print(round($nrecs / max($secs, 0.01)))")"
-	rec viewer-dump-json peak_rss_kb "$kb"
+	for cmd in "dump --json" "sockets"; do
+		# shellcheck disable=SC2086
+		/usr/bin/time -f '%e %M' -o "$TMP/time" "$SOCKTRACE" $cmd "$TMP/big" > /dev/null 2>&1
+		read -r secs kb < "$TMP/time"
+		g="viewer-${cmd%% *}"
+		rec "$g" records_per_s "$(python3 -c "print(round($nrecs / max($secs, 0.01)))")"
+		rec "$g" peak_rss_kb "$kb"
+	done
 done
-rec viewer-dump-json records "$nrecs"
-rec viewer-dump-json ring_bytes "$(du -b "$TMP"/big/*.ring | awk '{s+=$1} END {print s}')"
+
+note "== symbolization: unique return addresses of a real program (curl)"
+if command -v curl > /dev/null; then
+	traced "$TMP/sym" curl -s -o /dev/null "http://127.0.0.1:1/" || true
+	traced "$TMP/sym" python3 -c 'import socket; a,b=socket.socketpair(); a.send(b"x"); b.recv(1)' || true
+	uniq=$("$SOCKTRACE" dump --json "$TMP/sym" | python3 -c 'import json,sys; print(len({(r["pid"], f) for l in sys.stdin for r in [json.loads(l)] for f in r["frames"]}))')
+	for r in 1 2 3; do
+		s0=$(date +%s.%N)
+		"$SOCKTRACE" timeline --stack "$TMP/sym" > /dev/null 2>&1
+		s1=$(date +%s.%N)
+		rec symbolize addresses_per_s "$(python3 -c "print(round($uniq / max($s1 - $s0, 0.001)))")"
+	done
+	rec symbolize unique_addresses "$uniq"
+fi
 
 python3 - "$RES" "$OUT/results.json" <<'PY'
 import json, statistics, sys

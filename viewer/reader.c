@@ -240,6 +240,14 @@ struct st_merge {
 	struct st_record *scratch;      /* headers only (blob left untouched) */
 };
 
+/* Give a chunk's pages back (they stay in the page cache): RSS stays at the chunks the merge
+ * is in the middle of, not the whole ring. */
+static void drop_chunk(const struct st_file *f, uint32_t ci)
+{
+	if (f->mapped)
+		madvise((void *)chunk_at(f, ci), CHUNK_BYTES, MADV_DONTNEED);
+}
+
 static int cursor_advance(struct cursor *c, struct st_record *scratch)
 {
 	while (c->next < ST_CHUNK_SLOTS) {
@@ -304,6 +312,7 @@ struct st_merge *st_merge_new(struct st_file **files, int nfiles)
 			*c = (struct cursor){ .f = f, .ci = ci, .cticket = ck.ticket_plus1 - 1, .next = 1 };
 			if (cursor_advance(c, m->scratch))
 				m->n++;
+			drop_chunk(f, ci);
 		}
 	}
 	for (int i = m->n / 2 - 1; i >= 0; i--)
@@ -318,8 +327,10 @@ const struct st_record *st_merge_next(struct st_merge *m)
 		return NULL;
 	struct cursor *top = &m->c[0];
 	decode(top->f, top->ci, top->cticket, top->cur, m->out, 1);
-	if (!cursor_advance(top, m->scratch))
+	if (!cursor_advance(top, m->scratch)) {
+		drop_chunk(top->f, top->ci);
 		m->c[0] = m->c[--m->n];
+	}
 	if (m->n)
 		sift_down(m, 0);
 	return m->out;
