@@ -8,7 +8,8 @@
  *   bind/connect          ADDR in; LOCAL (and PEER for connect) at exit
  *   listen                a0 backlog
  *   accept/accept4        a0 flags; ret new fd; LOCAL, PEER of the new fd at exit
- *   send/recv/read/write  a0 length asked, a1 flags; DATA payload; sendto ADDR, recvfrom PEER
+ *   send/recv/read/write  a0 length asked, a1 flags; DATA payload; sendto ADDR, recvfrom PEER;
+ *                         sendto/sendmsg: LOCAL at exit when the socket had no address yet
  *   sendmsg/recvmsg       a0 total iov length, a1 flags, a2 controllen; ADDR/PEER; DATA
  *   sendmmsg/recvmmsg     a0 vlen, a1 flags; U64 total bytes at exit
  *   readv/writev          a0 total iov length, a1 iovcnt

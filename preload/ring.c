@@ -395,6 +395,12 @@ void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer)
 	errno = saved;
 }
 
+int st_sock_local_unknown(int fd)
+{
+	const struct st_sock *s = sock_slot(fd);
+	return s && s->origin != ST_OR_NONE && s->local.len == 0;
+}
+
 void st_sock_clear(int fd)
 {
 	struct st_sock *s = sock_slot(fd);

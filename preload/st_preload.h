@@ -95,6 +95,7 @@ void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
 void st_sock_note(int fd, int origin, int domain, int type, int protocol, uint64_t ticket);
 void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer);
 void st_sock_clear(int fd);
+int st_sock_local_unknown(int fd);
 void st_sock_copy(int from, int to);
 
 /* fds: fdtab.c */

@@ -30,6 +30,9 @@ REAL_DECL(ssize_t, __read_chk, (int, void *, size_t, size_t))
 #define KEEP_IOV(iov, n, r) \
 	do { if ((r) > 0 && st_g.cfg.payload) st_put_iov(&c, ST_T_DATA, iov, n, (size_t)(r)); } while (0)
 #define FORTIFIED c.r->flags |= ST_RF_FORTIFY
+/* An unbound datagram socket gets its address at its first send: look it up once. */
+#define LEARN_LOCAL(r) \
+	do { if ((r) >= 0 && st_sock_local_unknown(fd)) st_sock_addrs(fd, &c, 1, 0); } while (0)
 
 /* libunwind reading/writing: only its own (hidden) pipe is allowed. */
 #define FIREWALL(realcall)                                                           \
@@ -52,9 +55,11 @@ ST_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const s
                          socklen_t alen)
 {
 	st_is_sock(fd);
-	TRACED(ssize_t, ST_C_SENDTO, fd, len, flags, 0, ADDR_ROOM + st_pay(len),
-	       REAL(sendto)(fd, buf, len, flags, sa, alen), st_put_addr(&c, ST_T_ADDR, sa, alen),
-	       KEEP(buf, r));
+	TRACED(ssize_t, ST_C_SENDTO, fd, len, flags, 0, 2 * ADDR_ROOM + st_pay(len),
+	       REAL(sendto)(fd, buf, len, flags, sa, alen), st_put_addr(&c, ST_T_ADDR, sa, alen), {
+		       KEEP(buf, r);
+		       LEARN_LOCAL(r);
+	       });
 }
 
 ST_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
@@ -62,9 +67,12 @@ ST_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	size_t len = m ? st_iov_len(m->msg_iov, m->msg_iovlen) : 0;
 	st_is_sock(fd);
 	TRACED(ssize_t, ST_C_SENDMSG, fd, len, flags, m ? m->msg_controllen : 0,
-	       ADDR_ROOM + st_pay(len), REAL(sendmsg)(fd, m, flags),
-	       if (m) st_put_addr(&c, ST_T_ADDR, m->msg_name, m->msg_namelen),
-	       if (m) KEEP_IOV(m->msg_iov, m->msg_iovlen, r));
+	       2 * ADDR_ROOM + st_pay(len), REAL(sendmsg)(fd, m, flags),
+	       if (m) st_put_addr(&c, ST_T_ADDR, m->msg_name, m->msg_namelen), {
+		       if (m)
+			       KEEP_IOV(m->msg_iov, m->msg_iovlen, r);
+		       LEARN_LOCAL(r);
+	       });
 }
 
 ST_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)

@@ -7,6 +7,7 @@
 #include "cmds.h"
 #include "decode.h"
 #include "reader.h"
+#include "symbolize.h"
 
 int open_rings(int argc, char **argv, struct st_file ***files, int *bad)
 {
@@ -75,10 +76,12 @@ static void frames_json(struct emit *e, const struct st_record *r)
 	e->ops->end_list(e);
 }
 
-static void dump_json(const struct st_record *r)
+/* One record as the dump --json object; export --format jsonl adds the socket id and the
+ * symbolized stack. */
+void record_json(FILE *out, const struct st_record *r, int socket_id, struct symb *sy)
 {
 	struct emit e;
-	emit_init(&e, &emit_json, stdout);
+	emit_init(&e, &emit_json, out);
 	const struct st_file_hdr *h = &r->file->hdr;
 	e.ops->begin_obj(&e, NULL);
 	e.ops->kv_int(&e, "pid", h->pid);
@@ -101,8 +104,32 @@ static void dump_json(const struct st_record *r)
 	e.ops->kv_bool(&e, "complete", r->complete);
 	if (r->flags & ST_RF_NESTED)
 		e.ops->kv_bool(&e, "nested", 1);
+	if (socket_id >= 0) {
+		if (socket_id > 0)
+			e.ops->kv_int(&e, "socket", socket_id);
+		else
+			e.ops->kv_str(&e, "socket", NULL);
+	}
+	if (sy) {
+		struct st_tlv_view t;
+		e.ops->begin_list(&e, "stack");
+		if (st_tlv_find(r, ST_T_FRAMES, &t))
+			for (unsigned i = 0; i + 8 <= t.len; i += 8) {
+				uint64_t a;
+				char buf[512];
+				memcpy(&a, t.p + i, 8);
+				symb_format(sy, r->file, a, buf, sizeof(buf));
+				e.ops->kv_str(&e, NULL, buf);
+			}
+		e.ops->end_list(&e);
+	}
 	e.ops->end_obj(&e);
-	fputc('\n', stdout);
+	fputc('\n', out);
+}
+
+static void dump_json(const struct st_record *r)
+{
+	record_json(stdout, r, -1, NULL);
 }
 
 static void dump_text(const struct st_record *r, uint64_t t0)

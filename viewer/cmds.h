@@ -15,6 +15,14 @@ int command_sockets(int argc, char **argv);
 int command_timeline(int argc, char **argv);
 int command_processes(int argc, char **argv);
 int command_diagnose(int argc, char **argv);
+int command_export(int argc, char **argv);
+int command_tail(int argc, char **argv);
+
+struct st_record;
+struct symb;
+#include <stdio.h>
+/* One record as a dump --json line; socket_id -1 leaves it out, symb NULL the stack. */
+void record_json(FILE *out, const struct st_record *r, int socket_id, struct symb *sy);
 
 /* Shared by the lifecycle views (cmd_sockets.c). */
 uint64_t build_lifetimes(struct st_file **files, int n, struct lc *lc);

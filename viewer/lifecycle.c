@@ -495,6 +495,8 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 	default:
 		if (is_data_out(c) && ok) {
 			s->bytes_out += (uint64_t)r->ret;
+			if (!s->local[0])
+				set_addr(s->local, r, ST_T_LOCAL);
 			if (c == ST_C_SENDTO)
 				add_peer(s, r, ST_T_ADDR);
 		} else if (is_data_in(c) && ok) {

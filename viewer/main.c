@@ -14,6 +14,8 @@ static const struct {
 	{ "sockets", command_sockets, "one line per socket lifetime (tcplife-like), --json too" },
 	{ "timeline", command_timeline, "each socket's calls in order, with state changes (--stack)" },
 	{ "diagnose", command_diagnose, "explain broken pipes, resets, refusals, hangs and leaks" },
+	{ "export", command_export, "Perfetto/Chrome JSON, JSON lines or pcapng for Wireshark" },
+	{ "tail", command_tail, "follow running processes' rings and print calls as they happen" },
 	{ "processes", command_processes, "the traced processes as a fork tree" },
 	{ "info", command_info, "show a ring's process, modules and still-open sockets" },
 };

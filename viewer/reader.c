@@ -198,6 +198,20 @@ static int decode(struct st_file *f, uint32_t ci, uint64_t cticket, unsigned i,
 	return r->nslots;
 }
 
+int st_read_slot(struct st_file *f, uint32_t ci, uint64_t *cticket, unsigned slot,
+                 struct st_record *out)
+{
+	struct st_chunk_hdr ck;
+	memcpy(&ck, chunk_at(f, ci), sizeof(ck));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (!ck.ticket_plus1 || (ck.ticket_plus1 - 1) % f->hdr.nchunks != ci)
+		return 0;
+	*cticket = ck.ticket_plus1 - 1;
+	if (slot == 0 || slot >= ST_CHUNK_SLOTS)
+		return 0;
+	return decode(f, ci, *cticket, slot, out, 1);
+}
+
 int st_tlv_next(const struct st_record *r, unsigned *off, struct st_tlv_view *out)
 {
 	if (*off + 4 > r->blob_len)

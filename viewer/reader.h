@@ -48,6 +48,12 @@ struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, 
                               char *err, size_t errlen);
 void st_file_close(struct st_file *f);
 
+/* For following a live ring: the record in `slot` of chunk `ci` as it is now. Sets *cticket
+ * to the chunk's current ticket; returns the record's slot count, 0 when there is none (yet),
+ * -1 when it is damaged or torn. */
+int st_read_slot(struct st_file *f, uint32_t ci, uint64_t *cticket, unsigned slot,
+                 struct st_record *out);
+
 /* Find the first TLV of `type` in the record's blob; 1 if found. */
 int st_tlv_find(const struct st_record *r, int type, struct st_tlv_view *out);
 /* Iterate: *off starts at 0; returns 0 at end. */

@@ -3,6 +3,7 @@
 #include "symbolize.h"
 
 #include <elfutils/libdwfl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
@@ -134,6 +135,17 @@ const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64
 	}
 	HASH_ADD(hh, s->cache, key, sizeof(key), e);
 	return &e->res;
+}
+
+void symb_format(struct symb *s, const struct st_file *f, uint64_t addr, char *buf, size_t n)
+{
+	const struct symres *r = symb_lookup(s, f, addr);
+	if (r->func && r->file)
+		snprintf(buf, n, "%s (%s:%d) [%s]", r->func, r->file, r->line, r->module);
+	else if (r->func)
+		snprintf(buf, n, "%s [%s]", r->func, r->module);
+	else
+		snprintf(buf, n, "%s+%#llx", r->module, (unsigned long long)r->mod_off);
 }
 
 void symb_free(struct symb *s)

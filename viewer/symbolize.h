@@ -2,6 +2,7 @@
 #ifndef ST_SYMBOLIZE_H
 #define ST_SYMBOLIZE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "reader.h"
@@ -21,6 +22,8 @@ struct symb *symb_new(void);
 /* Resolve a return address of the process that wrote `f`. Each unique address is resolved
  * once; the strings live as long as the symb. */
 const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64_t addr);
+/* "func (file:line) [module]", or "module+0xoff" when nothing better is known. */
+void symb_format(struct symb *s, const struct st_file *f, uint64_t addr, char *buf, size_t n);
 void symb_free(struct symb *s);
 
 #endif

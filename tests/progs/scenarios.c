@@ -137,6 +137,25 @@ int main(int argc, char **argv)
 				printf("attempt %d: %s\n", i + 1, strerrorname_np(errno));
 			close(fd);
 		}
+	} else if (!strcmp(m, "v6")) {
+		int l = socket(AF_INET6, SOCK_STREAM, 0);
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		socklen_t al = sizeof(a);
+		if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0)
+			return 77;              /* no IPv6 loopback here */
+		getsockname(l, (struct sockaddr *)&a, &al);
+		int c = socket(AF_INET6, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+			return 77;
+		int s = accept(l, NULL, NULL);
+		send(c, "over six", 8, 0);
+		char buf[16];
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		close(c);
+		n += recv(s, buf, sizeof(buf), 0);
+		close(s);
+		close(l);
+		printf("v6 %zd\n", n);
 	} else if (!strcmp(m, "eof-reads")) {
 		int s, c = pair_tcp(&s);
 		close(c);

@@ -1,0 +1,127 @@
+# Exports, read back with the tools their users use: a JSON parser for chrome and jsonl,
+# tshark for pcapng. And tail against programs that are still running.
+
+t_export_chrome() {
+	traced "$W/rings" "$TB/brokenpipe" --ignore-sigpipe > /dev/null 2>&1
+	"$VIEW" export --format chrome -o trace.json rings || return 1
+	local n; n=$(dump rings | $Q count complete=true)
+	python3 - "$n" <<'PY' || return 1
+import json, sys
+d = json.load(open("trace.json"))
+ev = d["traceEvents"]
+want = int(sys.argv[1])
+x = [e for e in ev if e["ph"] == "X"]
+assert len(x) == want, f"{len(x)} complete slices, want {want}"
+assert all(e["dur"] >= 0 and e["ts"] >= 0 and "pid" in e and "tid" in e for e in x)
+names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "process_name"}
+assert len(names) == 2 and all(n.startswith("brokenpipe ") for n in names), names
+b = {e["id"] for e in ev if e["ph"] == "b"}
+e_ = {e["id"] for e in ev if e["ph"] == "e"}
+assert b == e_ and len(b) == 3, (b, e_)
+inst = [e for e in ev if e["ph"] == "i"]
+assert [i["name"] for i in inst] == ["EPIPE"], inst
+send = [e for e in x if e["name"] == "send" and e["args"].get("errno") == "EPIPE"][0]
+assert send["args"]["fd"] == 4 and send["args"]["result"] == -1
+assert any("send_reply (tests/progs/brokenpipe.c:17)" in f for f in send["args"]["stack"]), send
+PY
+}
+run_case export_chrome_trace_events t_export_chrome
+
+t_export_jsonl() {
+	traced "$W/rings" "$TB/brokenpipe" --ignore-sigpipe > /dev/null 2>&1
+	"$VIEW" export --format jsonl rings > out.jsonl || return 1
+	expect_eq "one line per record" "$(wc -l < out.jsonl)" "$(dump rings | wc -l)" || return 1
+	$Q check-schema < out.jsonl > /dev/null || return 1
+	expect_eq "records of socket 2" "$($Q count socket=2 < out.jsonl)" "$("$VIEW" sockets --json --fd 4 rings | $Q values calls)" || return 1
+	$Q values stack call=send errno=EPIPE < out.jsonl | grep -q "send_reply (tests/progs/brokenpipe.c:17) \[brokenpipe\]" || return 1
+	"$VIEW" export --format jsonl --fd 4 rings > fd4.jsonl || return 1
+	expect_eq "filtered to one socket" "$($Q values socket < fd4.jsonl | sort -u)" 2
+}
+run_case export_jsonl t_export_jsonl
+
+tshark_ok() {  # tshark_ok FILE: reads cleanly, checksums right, no capture anomalies
+	command -v tshark > /dev/null || { echo "tshark not installed"; return 77; }
+	tshark -r "$1" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+		-q -z expert > expert.txt 2> tshark.err || { cat tshark.err; return 1; }
+	if grep -Ei "malformed|bad checksum|checksum.*incorrect|previous segment|unseen segment|retransmission|out-of-order|Errors \(" expert.txt; then
+		fail "tshark found problems in $1"
+	fi
+}
+
+t_export_pcapng_tcp() {
+	local pf=$W/port
+	"$TB/classic" tcp-server "$pf" > /dev/null &
+	wait_file "$pf" || return 1
+	SOCKTRACE_PAYLOAD=64 traced "$W/rings" "$TB/classic" tcp-client "$(cat "$pf")" hello world > /dev/null || return 1
+	wait
+	"$VIEW" export --format pcapng -o tcp.pcapng rings || return 1
+	tshark_ok tcp.pcapng || return $?
+	expect_eq "packets" "$(tshark -r tcp.pcapng 2>/dev/null | wc -l)" 8 || return 1
+	expect_eq "handshake" "$(tshark -r tcp.pcapng -Y 'tcp.flags.syn==1' 2>/dev/null | wc -l)" 2 || return 1
+	expect_eq "payloads" "$(tshark -r tcp.pcapng -Y 'tcp.len>0' -T fields -e tcp.payload 2>/dev/null | tr '\n' ' ')" \
+		"68656c6c6f 48454c4c4f 776f726c64 574f524c44 " || return 1
+	expect_eq "our FIN" "$(tshark -r tcp.pcapng -Y 'tcp.flags.fin==1' -T fields -e frame.comment 2>/dev/null | cut -d' ' -f1)" "shutdown(fd=3)" || return 1
+	tshark -r tcp.pcapng -Y 'tcp.len==5' -T fields -e frame.comment 2>/dev/null | head -n 1 \
+		| grep -Eq "^send\(fd=3\) = 5 pid [0-9]+ tid [0-9]+ at client \(tests/progs/classic.c:[0-9]+\) \[classic\]$" \
+		|| fail "comment: $(tshark -r tcp.pcapng -T fields -e frame.comment 2>/dev/null | head -n 4)"
+}
+run_case export_pcapng_tcp t_export_pcapng_tcp
+
+t_export_pcapng_both_ends() {
+	traced "$W/rings" "$TB/brokenpipe" --ignore-sigpipe > /dev/null 2>&1
+	"$VIEW" export --format pcapng -o bp.pcapng rings || return 1
+	tshark_ok bp.pcapng || return $?
+	# one handshake, not two, though both ends were traced; the client's FIN; the RST
+	expect_eq "SYNs" "$(tshark -r bp.pcapng -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' 2>/dev/null | wc -l)" 1 || return 1
+	expect_eq "FIN from the client's close" "$(tshark -r bp.pcapng -Y 'tcp.flags.fin==1' -T fields -e frame.comment 2>/dev/null | cut -d' ' -f1)" "close(fd=3)" || return 1
+	expect_eq "RST" "$(tshark -r bp.pcapng -Y 'tcp.flags.reset==1' 2>/dev/null | wc -l)" 1 || return 1
+	expect_eq "zero-filled payload without SOCKTRACE_PAYLOAD" "$(tshark -r bp.pcapng -Y 'tcp.len==30' -T fields -e tcp.payload 2>/dev/null | tr -d '0')" ""
+}
+run_case export_pcapng_both_ends_traced t_export_pcapng_both_ends
+
+t_export_pcapng_udp_v6() {
+	udp_run "$W/u" > /dev/null || return 1
+	"$VIEW" export --format pcapng -o udp.pcapng u || return 1
+	tshark_ok udp.pcapng || return $?
+	expect_eq "datagrams, each once" "$(tshark -r udp.pcapng -Y udp 2>/dev/null | wc -l)" 8 || return 1
+	traced "$W/six" "$TB/scenarios" v6 > out.txt; local rc=$?
+	[ $rc -eq 77 ] && { echo "no IPv6 loopback"; return 77; }
+	"$VIEW" export --format pcapng -o v6.pcapng six || return 1
+	tshark_ok v6.pcapng || return $?
+	expect_eq "IPv6 TCP packets" "$(tshark -r v6.pcapng -Y 'ipv6 && tcp' 2>/dev/null | wc -l)" "$(tshark -r v6.pcapng 2>/dev/null | wc -l)" || return 1
+	expect_ge "IPv6 packets" "$(tshark -r v6.pcapng 2>/dev/null | wc -l)" 6
+}
+run_case export_pcapng_udp_and_ipv6 t_export_pcapng_udp_v6
+
+t_export_errors() {
+	"$VIEW" export rings 2> err.txt; expect_eq "no format" $? 2 || return 1
+	"$VIEW" export --format xml rings 2> err.txt; expect_eq "unknown format" $? 2 || return 1
+	traced "$W/rings" "$TB/fortify" > /dev/null || return 1
+	"$VIEW" export --format jsonl -o /nonexistent/dir/x rings 2> err.txt; expect_eq "unwritable output" $? 1 || return 1
+	grep -q "/nonexistent/dir/x: No such file or directory" err.txt
+}
+run_case export_errors t_export_errors
+
+t_tail() {
+	mkdir rings
+	"$VIEW" tail --for 4 rings > tail.txt 2> tail.err &
+	local tp=$!
+	sleep 0.5
+	# a process that starts after tail, and stays blocked in recv
+	SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" "$TB/scenarios" blocked > out.txt &
+	local bp=$!
+	wait_file out.txt || return 1
+	traced "$W/rings" "$TB/fortify" > /dev/null || return 1
+	sleep 2
+	kill -9 $bp; wait $bp 2>/dev/null
+	wait $tp || fail "tail exit status $?" || return 1
+	grep -q "scenarios\[$bp:$bp\] accept(fd=3" tail.txt || fail "$(cat tail.txt tail.err)" || return 1
+	grep -q "scenarios\[$bp:$bp\] recv(fd=5, len=8, flags=0) = ? <unfinished: never returned>" tail.txt || return 1
+	grep -q "fortify\[[0-9]*:[0-9]*\] recv(fd=4, len=64, flags=0, fortify=true) = 9" tail.txt || return 1
+	# what was there before tail started is not repeated
+	"$VIEW" tail --for 1 rings > again.txt || return 1
+	expect_eq "nothing new" "$(wc -l < again.txt)" 0 || return 1
+	"$VIEW" tail --for 1 --from-start rings > all.txt || return 1
+	expect_ge "--from-start" "$(wc -l < all.txt)" 10
+}
+run_case tail_running_processes t_tail

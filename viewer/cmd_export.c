@@ -1,0 +1,735 @@
+/* socktrace export: the trace in the formats people already use — Chrome/Perfetto trace
+ * events, JSON lines, and pcapng packets synthesised from the calls. Each format is a
+ * writer: header, record, footer. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uthash.h>
+
+#include "cmds.h"
+#include "decode.h"
+#include "emit.h"
+#include "lifecycle.h"
+#include "symbolize.h"
+#include "util.h"
+
+struct writer;
+
+struct export_ctx {
+	FILE *out;
+	uint64_t t0, t_last;
+	struct symb *sy;
+	struct lc *lc;                  /* the lifecycle as the records go by */
+	const struct writer *w;
+	void *state;                    /* the writer's own */
+};
+
+struct writer {
+	const char *name;
+	void (*header)(struct export_ctx *x, struct st_file **files, int n);
+	/* s: the socket the record is about (NULL if none); ev: lc_events of this record */
+	void (*record)(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev);
+	void (*footer)(struct export_ctx *x);
+};
+
+/* ---------------- jsonl ---------------- */
+
+static void jsonl_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
+{
+	(void)ev;
+	record_json(x->out, r, s ? s->id : 0, x->sy);
+}
+
+static const struct writer w_jsonl = { "jsonl", NULL, jsonl_record, NULL };
+
+/* ---------------- chrome / Perfetto trace events ---------------- */
+
+struct seen_thread {
+	uint64_t key;
+	UT_hash_handle hh;
+};
+
+struct chrome_state {
+	int first;
+	struct seen_thread *threads;
+	char *open_spans;               /* per socket id: 1 while its async span is open */
+	int nspans;
+};
+
+static void ev_begin(struct export_ctx *x)
+{
+	struct chrome_state *c = x->state;
+	fputs(c->first ? "\n" : ",\n", x->out);
+	c->first = 0;
+}
+
+static double us(const struct export_ctx *x, uint64_t ts)
+{
+	return ts > x->t0 ? (double)(ts - x->t0) / 1e3 : 0.0;
+}
+
+static void chrome_header(struct export_ctx *x, struct st_file **files, int n)
+{
+	struct chrome_state *c = calloc(1, sizeof(*c));
+	c->first = 1;
+	x->state = c;
+	fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", x->out);
+	for (int i = 0; i < n; i++) {
+		const struct st_file_hdr *h = &files[i]->hdr;
+		ev_begin(x);
+		fprintf(x->out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
+		        h->pid, h->pid);
+		char name[64];
+		snprintf(name, sizeof(name), "%s %d", h->comm, h->pid);
+		json_string(x->out, name);
+		fputs("}}", x->out);
+	}
+}
+
+static void span(struct export_ctx *x, struct lc_sock *s, const char *ph, uint64_t ts)
+{
+	ev_begin(x);
+	fprintf(x->out, "{\"ph\":\"%s\",\"cat\":\"socket\",\"name\":\"socket %d\",\"id\":%d,\"pid\":%d,\"tid\":%d,"
+	        "\"ts\":%.3f", ph, s->id, s->id, s->pid, s->pid, us(x, ts));
+	if (*ph == 'b') {
+		char d[300];
+		snprintf(d, sizeof(d), "%s, %s", s->family == AF_UNIX ? "unix" : s->type == SOCK_DGRAM ? "udp" : "tcp",
+		         lc_origin_name(s->origin));
+		fputs(",\"args\":{\"socket\":", x->out);
+		json_string(x->out, d);
+		fputs("}", x->out);
+	} else {
+		char d[300];
+		snprintf(d, sizeof(d), "%s -> %s", s->local[0] ? s->local : "-", sock_peer(s));
+		fprintf(x->out, ",\"args\":{\"end\":\"%s\",\"endpoints\":", lc_end_name(s->end == END_NONE ? END_OPEN_AT_EXIT : s->end));
+		json_string(x->out, d);
+		fputs("}", x->out);
+	}
+	fputs("}", x->out);
+}
+
+static void instant(struct export_ctx *x, const struct st_record *r, const char *name)
+{
+	ev_begin(x);
+	fprintf(x->out, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"failure\",\"name\":\"%s\",\"pid\":%d,\"tid\":%u,"
+	        "\"ts\":%.3f,\"args\":{\"fd\":%d,\"call\":\"%s\"}}", name, r->file->hdr.pid, r->tid,
+	        us(x, r->ts_exit ? r->ts_exit : r->ts_enter), r->fd, st_call_name(r->call));
+}
+
+static void chrome_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
+{
+	struct chrome_state *c = x->state;
+	const struct st_file_hdr *h = &r->file->hdr;
+	uint64_t key = (uint64_t)(uint32_t)h->pid << 32 | r->tid;
+	struct seen_thread *t;
+	HASH_FIND(hh, c->threads, &key, sizeof(key), t);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		t->key = key;
+		HASH_ADD(hh, c->threads, key, sizeof(key), t);
+		ev_begin(x);
+		fprintf(x->out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%u,\"args\":{\"name\":\"%s/%u\"}}",
+		        h->pid, r->tid, h->comm, r->tid);
+	}
+	if (s && s->id > c->nspans) {
+		c->open_spans = realloc(c->open_spans, (size_t)s->id + 1);
+		memset(c->open_spans + c->nspans + 1, 0, (size_t)(s->id - c->nspans));
+		c->nspans = s->id;
+	}
+	if (s && !c->open_spans[s->id] && s->end == END_NONE) {
+		c->open_spans[s->id] = 1;
+		span(x, s, "b", r->ts_enter);
+	}
+	/* the call itself: a complete slice, or an open one if it never returned */
+	ev_begin(x);
+	fprintf(x->out, "{\"ph\":\"%s\",\"cat\":\"call\",\"name\":\"%s\",\"pid\":%d,\"tid\":%u,\"ts\":%.3f",
+	        r->complete ? "X" : "B", st_call_name(r->call), h->pid, r->tid, us(x, r->ts_enter));
+	if (r->complete)
+		fprintf(x->out, ",\"dur\":%.3f", (double)(r->ts_exit - r->ts_enter) / 1e3);
+	fputs(",\"args\":{", x->out);
+	struct emit e;
+	emit_init(&e, &emit_json, x->out);
+	if (r->fd >= 0)
+		e.ops->kv_int(&e, "fd", r->fd);
+	st_emit_args(&e, r);
+	if (r->complete)
+		e.ops->kv_int(&e, "result", r->ret);
+	else
+		e.ops->kv_str(&e, "result", "never returned");
+	if (r->err)
+		e.ops->kv_str(&e, "errno", st_errno_name(r->err));
+	if (s)
+		e.ops->kv_int(&e, "socket", s->id);
+	struct st_tlv_view tv;
+	if (st_tlv_find(r, ST_T_FRAMES, &tv)) {
+		e.ops->begin_list(&e, "stack");
+		for (unsigned i = 0; i + 8 <= tv.len && i < 5 * 8; i += 8) {
+			uint64_t a;
+			char buf[512];
+			memcpy(&a, tv.p + i, 8);
+			symb_format(x->sy, r->file, a, buf, sizeof(buf));
+			e.ops->kv_str(&e, NULL, buf);
+		}
+		e.ops->end_list(&e);
+	}
+	fputs("}}", x->out);
+	if (r->complete && r->ret < 0 && (r->err == EPIPE || r->err == ECONNRESET || r->err == ECONNREFUSED))
+		instant(x, r, st_errno_name(r->err));
+	if (!r->complete && r->call != ST_C_EXEC &&
+	    (r->call == ST_C_SEND || r->call == ST_C_SENDTO || r->call == ST_C_SENDMSG || r->call == ST_C_WRITE ||
+	     r->call == ST_C_WRITEV))
+		instant(x, r, "died in a write (SIGPIPE?)");
+	if (s && (ev & EV_CLOSED) && c->open_spans[s->id]) {
+		c->open_spans[s->id] = 0;
+		span(x, s, "e", r->ts_exit ? r->ts_exit : r->ts_enter);
+	}
+	struct lc_sock *also = lc_also(x->lc);
+	if (also && (ev & EV_CLOSED) && also->id <= c->nspans && c->open_spans[also->id] && also->end != END_NONE) {
+		c->open_spans[also->id] = 0;
+		span(x, also, "e", r->ts_enter);
+	}
+}
+
+static void chrome_footer(struct export_ctx *x)
+{
+	struct chrome_state *c = x->state;
+	for (int id = 1; id <= c->nspans; id++)
+		if (c->open_spans[id])
+			span(x, lc_get(x->lc, id - 1), "e", x->t_last);
+	fputs("\n]}\n", x->out);
+	struct seen_thread *t, *tt;
+	HASH_ITER(hh, c->threads, t, tt) {
+		HASH_DEL(c->threads, t);
+		free(t);
+	}
+	free(c->open_spans);
+	free(c);
+}
+
+static const struct writer w_chrome = { "chrome", chrome_header, chrome_record, chrome_footer };
+
+/* ---------------- pcapng ---------------- */
+
+struct endpoint {
+	int family;                     /* AF_INET / AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+struct conn {
+	char key[300];                  /* both endpoints, sorted: the connection */
+	int primary;                    /* socket id whose calls make the packets */
+	struct endpoint a, b;           /* a: the primary's end */
+	uint32_t seq_a, seq_b;
+	int syn_done, fin_a, fin_b, rst;
+	UT_hash_handle hh;
+};
+
+struct dgram {                      /* a datagram made from a send, not yet received */
+	char key[400];                  /* src|dst|len */
+	int count;
+	UT_hash_handle hh;
+};
+
+struct pcap_state {
+	struct dgram *dgrams;
+	struct conn *conns;             /* by key */
+	struct conn **by_sock;          /* by socket id: the connection, if this is its primary */
+	int nby;
+	const struct st_file *hfile;    /* for realtime: the first file */
+	uint8_t *buf;
+	size_t cap;
+};
+
+static int parse_ep(const char *s, struct endpoint *e)
+{
+	char host[128];
+	const char *colon = strrchr(s, ':');
+	memset(e, 0, sizeof(*e));
+	if (!colon || colon == s)
+		return -1;
+	size_t hl = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (hl < 2 || s[hl - 1] != ']')
+			return -1;
+		memcpy(host, s + 1, hl - 2);
+		host[hl - 2] = 0;
+		e->family = AF_INET6;
+	} else {
+		memcpy(host, s, hl);
+		host[hl] = 0;
+		e->family = AF_INET;
+	}
+	if (hl >= sizeof(host) || inet_pton(e->family, host, e->addr) != 1)
+		return -1;
+	e->port = (uint16_t)atoi(colon + 1);
+	return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static void pcap_block(struct export_ctx *x, uint32_t type, const void *body, size_t len)
+{
+	uint32_t total = (uint32_t)(12 + ((len + 3) & ~(size_t)3));
+	static const uint8_t pad[4];
+	fwrite(&type, 4, 1, x->out);
+	fwrite(&total, 4, 1, x->out);
+	fwrite(body, 1, len, x->out);
+	fwrite(pad, 1, (4 - len % 4) % 4, x->out);
+	fwrite(&total, 4, 1, x->out);
+}
+
+static void pcap_header(struct export_ctx *x, struct st_file **files, int n)
+{
+	struct pcap_state *p = calloc(1, sizeof(*p));
+	p->hfile = n ? files[0] : NULL;
+	x->state = p;
+	/* section header: byte-order magic, version 1.0, unknown section length, shb_userappl */
+	uint8_t shb[16 + 4 + 12 + 4];
+	memset(shb, 0, sizeof(shb));
+	put32(shb, 0x1A2B3C4D);
+	uint16_t v[2] = { 1, 0 };
+	memcpy(shb + 4, v, 4);
+	memset(shb + 8, 0xff, 8);
+	uint16_t opt[2] = { 4, 9 };     /* shb_userappl, 9 bytes */
+	memcpy(shb + 16, opt, 4);
+	memcpy(shb + 20, "socktrace", 9);
+	pcap_block(x, 0x0A0D0D0A, shb, 16 + 4 + 12 + 4);
+	/* one interface: raw IP (LINKTYPE_RAW 101), nanosecond timestamps */
+	uint8_t idb[8 + 8 + 4];
+	memset(idb, 0, sizeof(idb));
+	uint16_t lt[2] = { 101, 0 };
+	memcpy(idb, lt, 4);
+	put32(idb + 4, 262144);
+	uint16_t tsres[2] = { 9, 1 };
+	memcpy(idb + 8, tsres, 4);
+	idb[12] = 9;                    /* 10^-9 */
+	pcap_block(x, 1, idb, 8 + 8 + 4);
+}
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)(p[n - 1] << 8);
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+enum { F_FIN = 1, F_SYN = 2, F_RST = 4, F_PSH = 8, F_ACK = 16 };
+
+/* Write one packet (IPv4/IPv6, TCP or UDP) with `len` payload bytes (from data, zeros after). */
+static void packet(struct export_ctx *x, const struct st_record *r, const struct endpoint *src,
+                   const struct endpoint *dst, int proto, uint32_t seq, uint32_t ack, int flags,
+                   const uint8_t *data, size_t dlen, size_t len, const char *comment)
+{
+	struct pcap_state *p = x->state;
+	size_t l4 = proto == IPPROTO_TCP ? 20 : 8, ip = src->family == AF_INET ? 20 : 40;
+	size_t tot = ip + l4 + len;
+	if (p->cap < tot + 64) {
+		p->cap = tot + 64;
+		p->buf = realloc(p->buf, p->cap);
+	}
+	uint8_t *b = p->buf;
+	memset(b, 0, ip + l4);
+	if (len)
+		memset(b + ip + l4, 0, len);
+	if (data && dlen)
+		memcpy(b + ip + l4, data, dlen < len ? dlen : len);
+	uint8_t *h4 = b + ip;
+	h4[0] = (uint8_t)(src->port >> 8);
+	h4[1] = (uint8_t)src->port;
+	h4[2] = (uint8_t)(dst->port >> 8);
+	h4[3] = (uint8_t)dst->port;
+	if (proto == IPPROTO_TCP) {
+		uint32_t ns = htonl(seq), na = htonl(ack);
+		memcpy(h4 + 4, &ns, 4);
+		memcpy(h4 + 8, &na, 4);
+		h4[12] = 5 << 4;
+		h4[13] = (uint8_t)flags;
+		h4[14] = 0xff;              /* window 65535 */
+		h4[15] = 0xff;
+	} else {
+		h4[4] = (uint8_t)((l4 + len) >> 8);
+		h4[5] = (uint8_t)(l4 + len);
+	}
+	/* pseudo-header sum, then the L4 checksum */
+	uint32_t s = 0;
+	size_t alen = src->family == AF_INET ? 4 : 16;
+	s = sum16(src->addr, alen, s);
+	s = sum16(dst->addr, alen, s);
+	s += (uint32_t)proto + (uint32_t)(l4 + len);
+	s = sum16(h4, l4 + len, s);
+	uint16_t ck = fold(s);
+	if (proto == IPPROTO_UDP && ck == 0)
+		ck = 0xffff;
+	h4[proto == IPPROTO_TCP ? 16 : 6] = (uint8_t)(ck >> 8);
+	h4[proto == IPPROTO_TCP ? 17 : 7] = (uint8_t)ck;
+	if (src->family == AF_INET) {
+		b[0] = 0x45;
+		b[2] = (uint8_t)(tot >> 8);
+		b[3] = (uint8_t)tot;
+		b[6] = 0x40;                /* don't fragment */
+		b[8] = 64;
+		b[9] = (uint8_t)proto;
+		memcpy(b + 12, src->addr, 4);
+		memcpy(b + 16, dst->addr, 4);
+		uint16_t hc = fold(sum16(b, 20, 0));
+		b[10] = (uint8_t)(hc >> 8);
+		b[11] = (uint8_t)hc;
+	} else {
+		b[0] = 0x60;
+		b[4] = (uint8_t)((l4 + len) >> 8);
+		b[5] = (uint8_t)(l4 + len);
+		b[6] = (uint8_t)proto;
+		b[7] = 64;
+		memcpy(b + 8, src->addr, 16);
+		memcpy(b + 24, dst->addr, 16);
+	}
+	/* enhanced packet block: interface 0, ns since the epoch, the call as a comment */
+	const struct st_file_hdr *fh = &r->file->hdr;
+	uint64_t ts = fh->real_ns + ((r->ts_exit ? r->ts_exit : r->ts_enter) - fh->mono_ns);
+	size_t clen = strlen(comment), olen = 4 + ((clen + 3) & ~(size_t)3) + 4;
+	size_t body = 20 + ((tot + 3) & ~(size_t)3) + olen;
+	uint8_t *eb = calloc(1, body);
+	put32(eb, 0);
+	put32(eb + 4, (uint32_t)(ts >> 32));
+	put32(eb + 8, (uint32_t)ts);
+	put32(eb + 12, (uint32_t)tot);
+	put32(eb + 16, (uint32_t)tot);
+	memcpy(eb + 20, b, tot);
+	uint8_t *o = eb + 20 + ((tot + 3) & ~(size_t)3);
+	uint16_t oh[2] = { 1, (uint16_t)clen };
+	memcpy(o, oh, 4);
+	memcpy(o + 4, comment, clen);
+	pcap_block(x, 6, eb, body);
+	free(eb);
+}
+
+/* The connection a TCP socket belongs to; *primary says whether this socket's calls make its
+ * packets (when both ends are traced, the first end seen does). */
+static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *primary)
+{
+	struct pcap_state *p = x->state;
+	*primary = 1;
+	if (s->id <= p->nby && p->by_sock[s->id])
+		return p->by_sock[s->id];
+	struct endpoint a, b;
+	const char *peer = s->peer[0] ? s->peer : s->npeers ? s->peers[0] : "";
+	if (s->type != SOCK_STREAM || parse_ep(s->local, &a) || parse_ep(peer, &b) || a.family != b.family)
+		return NULL;
+	char key[300];
+	int lt = strcmp(s->local, peer) < 0;
+	snprintf(key, sizeof(key), "%s|%s", lt ? s->local : peer, lt ? peer : s->local);
+	struct conn *c;
+	HASH_FIND_STR(p->conns, key, c);
+	if (c) {
+		*primary = c->primary == s->id;
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	c->primary = s->id;
+	c->a = a;
+	c->b = b;
+	c->seq_a = 1000;
+	c->seq_b = 5000;
+	HASH_ADD_STR(p->conns, key, c);
+	if (s->id > p->nby) {
+		p->by_sock = realloc(p->by_sock, (size_t)(s->id + 1) * sizeof(*p->by_sock));
+		memset(p->by_sock + p->nby + 1, 0, (size_t)(s->id - p->nby) * sizeof(*p->by_sock));
+		p->nby = s->id;
+	}
+	p->by_sock[s->id] = c;
+	return c;
+}
+
+static int is_out_call(int c)
+{
+	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE || c == ST_C_WRITEV;
+}
+
+static int is_in_call(int c)
+{
+	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ || c == ST_C_READV;
+}
+
+#define SEG 65000u
+
+static void tcp_data(struct export_ctx *x, const struct st_record *r, struct conn *c, int outbound,
+                     const uint8_t *data, size_t dlen, size_t len, const char *cm)
+{
+	for (size_t off = 0; off < len;) {
+		size_t k = len - off < SEG ? len - off : SEG;
+		size_t have = dlen > off ? dlen - off : 0;
+		if (outbound) {
+			packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, c->seq_b, F_PSH | F_ACK, data ? data + off : NULL,
+			       have, k, cm);
+			c->seq_a += (uint32_t)k;
+		} else {
+			packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_PSH | F_ACK, data ? data + off : NULL,
+			       have, k, cm);
+			c->seq_b += (uint32_t)k;
+		}
+		off += k;
+	}
+}
+
+static void handshake(struct export_ctx *x, const struct st_record *r, struct conn *c, int we_connect,
+                      const char *cm)
+{
+	const struct endpoint *cl = we_connect ? &c->a : &c->b, *sv = we_connect ? &c->b : &c->a;
+	uint32_t *scl = we_connect ? &c->seq_a : &c->seq_b, *ssv = we_connect ? &c->seq_b : &c->seq_a;
+	packet(x, r, cl, sv, IPPROTO_TCP, *scl, 0, F_SYN, NULL, 0, 0, cm);
+	packet(x, r, sv, cl, IPPROTO_TCP, *ssv, *scl + 1, F_SYN | F_ACK, NULL, 0, 0, cm);
+	(*scl)++;
+	(*ssv)++;
+	packet(x, r, cl, sv, IPPROTO_TCP, *scl, *ssv, F_ACK, NULL, 0, 0, cm);
+	c->syn_done = 1;
+}
+
+static void pcap_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
+{
+	if (!s || !r->complete || (s->family != AF_INET && s->family != AF_INET6))
+		return;
+	char cm[700], top[512] = "";
+	struct st_tlv_view tv;
+	if (st_tlv_find(r, ST_T_FRAMES, &tv) && tv.len >= 8) {
+		uint64_t a;
+		memcpy(&a, tv.p, 8);
+		symb_format(x->sy, r->file, a, top, sizeof(top));
+	}
+	snprintf(cm, sizeof(cm), "%s(fd=%d) = %lld%s%s pid %d tid %u%s%s", st_call_name(r->call), r->fd,
+	         (long long)r->ret, r->err ? " " : "", r->err ? st_errno_name(r->err) : "", r->file->hdr.pid, r->tid,
+	         top[0] ? " at " : "", top);
+	const uint8_t *data = NULL;
+	size_t dlen = 0;
+	if (st_tlv_find(r, ST_T_DATA, &tv)) {
+		data = tv.p;
+		dlen = tv.len;
+	}
+	int c0 = r->call;
+	if (s->type == SOCK_DGRAM) {
+		struct endpoint me, other;
+		if (parse_ep(s->local[0] ? s->local : s->family == AF_INET6 ? "[::]:0" : "0.0.0.0:0", &me))
+			return;
+		char addr[160] = "";
+		struct st_tlv_view t;
+		if (st_tlv_find(r, is_out_call(c0) ? ST_T_ADDR : ST_T_PEER, &t))
+			st_fmt_addr(t.p, t.len, addr, sizeof(addr));
+		else
+			snprintf(addr, sizeof(addr), "%s", s->peer);
+		if (r->ret <= 0 || parse_ep(addr, &other) || other.family != me.family)
+			return;
+		/* both ends traced: the receiver's recvfrom is the sender's sendto again */
+		struct pcap_state *p = x->state;
+		char key[400];
+		struct dgram *dg;
+		snprintf(key, sizeof(key), "%s|%s|%lld", is_out_call(c0) ? s->local : addr,
+		         is_out_call(c0) ? addr : s->local, (long long)r->ret);
+		HASH_FIND_STR(p->dgrams, key, dg);
+		if (!dg) {
+			dg = calloc(1, sizeof(*dg));
+			snprintf(dg->key, sizeof(dg->key), "%s", key);
+			HASH_ADD_STR(p->dgrams, key, dg);
+		}
+		/* count > 0: sends made packets their receives have not matched yet; < 0: the other
+		 * way round (a blocked recvfrom entered before the send that fed it) */
+		if (is_out_call(c0)) {
+			if (dg->count++ >= 0)
+				packet(x, r, &me, &other, IPPROTO_UDP, 0, 0, 0, data, dlen, (size_t)r->ret, cm);
+		} else if (is_in_call(c0)) {
+			if (dg->count-- <= 0)
+				packet(x, r, &other, &me, IPPROTO_UDP, 0, 0, 0, data, dlen, (size_t)r->ret, cm);
+		}
+		return;
+	}
+	int primary;
+	struct conn *c = conn_for(x, s, &primary);
+	if (!c)
+		return;
+	if (!primary) {
+		/* the other end is traced too: its data is already in the primary's calls; only its
+		 * own FIN or RST is news */
+		if ((ev & EV_ABORTIVE) && !c->rst) {
+			packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, 0, F_RST, NULL, 0, 0, cm);
+			c->rst = 1;
+		} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED)) && !c->fin_b && !c->rst && c->syn_done) {
+			packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_FIN | F_ACK, NULL, 0, 0, cm);
+			c->seq_b++;
+			c->fin_b = 1;
+		}
+		return;
+	}
+	if (!c->syn_done && (ev & EV_CONNECTED))
+		handshake(x, r, c, 1, cm);
+	else if (!c->syn_done && (ev & EV_ACCEPTED))
+		handshake(x, r, c, 0, cm);
+	if (c->rst)
+		return;
+	if (is_out_call(c0) && r->ret > 0)
+		tcp_data(x, r, c, 1, data, dlen, (size_t)r->ret, cm);
+	else if (is_in_call(c0) && r->ret > 0)
+		tcp_data(x, r, c, 0, data, dlen, (size_t)r->ret, cm);
+	if (ev & EV_PEER_FIN && !c->fin_b) {
+		packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_FIN | F_ACK, NULL, 0, 0, cm);
+		c->seq_b++;
+		c->fin_b = 1;
+	}
+	if ((ev & (EV_RESET | EV_EPIPE)) && !c->rst) {
+		packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, 0, F_RST, NULL, 0, 0, cm);
+		c->rst = 1;
+	} else if ((ev & EV_ABORTIVE) && !c->rst) {
+		packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, 0, F_RST, NULL, 0, 0, cm);
+		c->rst = 1;
+	} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED)) && !c->fin_a && c->syn_done) {
+		packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, c->seq_b, F_FIN | F_ACK, NULL, 0, 0, cm);
+		c->seq_a++;
+		c->fin_a = 1;
+	}
+}
+
+static void pcap_footer(struct export_ctx *x)
+{
+	struct pcap_state *p = x->state;
+	struct conn *c, *t;
+	HASH_ITER(hh, p->conns, c, t) {
+		HASH_DEL(p->conns, c);
+		free(c);
+	}
+	struct dgram *d, *dt;
+	HASH_ITER(hh, p->dgrams, d, dt) {
+		HASH_DEL(p->dgrams, d);
+		free(d);
+	}
+	free(p->by_sock);
+	free(p->buf);
+	free(p);
+}
+
+static const struct writer w_pcapng = { "pcapng", pcap_header, pcap_record, pcap_footer };
+
+/* ---------------- the command ---------------- */
+
+static void usage(FILE *out)
+{
+	fputs("usage: socktrace export --format chrome|jsonl|pcapng [-o FILE] [filters] [PATH...]\n"
+	      "  chrome   Trace Event JSON for Perfetto UI / chrome://tracing: every call a slice,\n"
+	      "           each socket lifetime an async span, EPIPE/ECONNRESET/deaths as instants\n"
+	      "  jsonl    one record per line: the dump --json schema plus socket id and stack\n"
+	      "  pcapng   TCP/UDP packets synthesised from the calls (handshakes, data, FIN, RST),\n"
+	      "           payload bytes when SOCKTRACE_PAYLOAD kept them (zeros otherwise), each\n"
+	      "           packet with a comment naming the call, pid/tid, fd and where it came from\n"
+	      "  -o FILE  write there instead of standard output\n" FILTER_HELP
+	      "examples: socktrace export --format chrome -o trace.json   (open in ui.perfetto.dev)\n"
+	      "          socktrace export --format pcapng -o calls.pcapng (open in Wireshark)\n", out);
+}
+
+int command_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' }, FILTER_LONGOPTS, { 0, 0, 0, 0 } };
+	struct filter flt;
+	const struct writer *w = NULL;
+	const char *outpath = NULL;
+	int c;
+	filter_init(&flt);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+		int k = filter_option(&flt, c, optarg);
+		if (k < 0) {
+			fprintf(stderr, "socktrace export: bad value '%s'\n", optarg);
+			return 2;
+		}
+		if (k)
+			continue;
+		if (c == 'f') {
+			w = !strcmp(optarg, "chrome") ? &w_chrome : !strcmp(optarg, "jsonl") ? &w_jsonl
+			    : !strcmp(optarg, "pcapng") ? &w_pcapng : NULL;
+			if (!w) {
+				fprintf(stderr, "socktrace export: unknown format '%s' (chrome, jsonl, pcapng)\n", optarg);
+				return 2;
+			}
+		} else if (c == 'o') {
+			outpath = optarg;
+		} else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!w) {
+		fprintf(stderr, "socktrace export: --format is required (chrome, jsonl, pcapng)\n");
+		return 2;
+	}
+	struct st_file **files;
+	int bad;
+	int n = open_rings(argc - optind, argv + optind, &files, &bad);
+	if (n == 0) {
+		close_rings(files, n);
+		return 1;
+	}
+	FILE *out = outpath ? fopen(outpath, "wb") : stdout;
+	if (!out) {
+		fprintf(stderr, "socktrace export: %s: %s\n", outpath, strerror(errno));
+		close_rings(files, n);
+		return 1;
+	}
+	/* pass 1: which sockets the filters select (memory: one struct per socket) */
+	struct lc *sel = lc_new();
+	uint64_t t0 = build_lifetimes(files, n, sel);
+	filter_resolve(&flt, files[0], t0);
+	int filtered = flt.fd >= 0 || flt.pid >= 0 || flt.addr[0] || flt.errors || flt.since_ns >= 0 ||
+	               flt.until_ns >= 0;
+	int ns = lc_count(sel);
+	char *keep = calloc((size_t)ns + 2, 1);
+	for (int i = 0; i < ns; i++)
+		keep[i + 1] = (char)filter_match(&flt, lc_get(sel, i), t0);
+	/* pass 2: stream */
+	struct export_ctx x = { .out = out, .t0 = t0, .sy = symb_new(), .lc = lc_new(), .w = w };
+	if (w->header)
+		w->header(&x, files, n);
+	struct st_merge *m = st_merge_new(files, n);
+	const struct st_record *r;
+	while ((r = st_merge_next(m))) {
+		struct lc_sock *s = lc_feed(x.lc, r);
+		int ev = lc_events(x.lc);
+		x.t_last = r->ts_exit > r->ts_enter ? r->ts_exit : r->ts_enter;
+		if (filtered && (!s || s->id > ns || !keep[s->id]))
+			continue;
+		w->record(&x, r, s, ev);
+	}
+	st_merge_free(m);
+	lc_finish(x.lc);
+	if (w->footer)
+		w->footer(&x);
+	int werr = ferror(out);
+	if (outpath && fclose(out) != 0)
+		werr = 1;
+	else if (!outpath)
+		fflush(out);
+	if (werr)
+		fprintf(stderr, "socktrace export: writing %s failed\n", outpath ? outpath : "standard output");
+	report_damage(files, n);
+	symb_free(x.sy);
+	lc_free(x.lc);
+	lc_free(sel);
+	free(keep);
+	close_rings(files, n);
+	return bad || werr ? 1 : 0;
+}
