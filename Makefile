@@ -102,6 +102,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/socktrace
 	install -m 0755 $(B)/socktrace $(DESTDIR)$(PREFIX)/bin/socktrace
 	install -m 0644 $(B)/libsocktrace.so $(DESTDIR)$(PREFIX)/lib/socktrace/libsocktrace.so
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0644 doc/socktrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/socktrace.1
+	install -m 0644 doc/libsocktrace.7 $(DESTDIR)$(PREFIX)/share/man/man7/libsocktrace.7
 
 clean:
 	rm -rf $(B)

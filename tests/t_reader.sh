@@ -73,7 +73,18 @@ t_install() {
 	make -s -C "$ROOT" install DESTDIR="$W/dest" PREFIX=/opt/st > /dev/null || return 1
 	[ -x dest/opt/st/bin/socktrace ] && [ -f dest/opt/st/lib/socktrace/libsocktrace.so ] || fail "files" || return 1
 	dest/opt/st/bin/socktrace record -o "$W/ri" -- "$TB/fortify" > /dev/null || return 1
-	expect_eq "installed record finds its library" "$(nrec ri call=recv)" 1
+	expect_eq "installed record finds its library" "$(nrec ri call=recv)" 1 || return 1
+	[ -f dest/opt/st/share/man/man1/socktrace.1 ] && [ -f dest/opt/st/share/man/man7/libsocktrace.7 ] || fail "man pages" || return 1
+	# the man pages render without warnings, and name every subcommand
+	for p in dest/opt/st/share/man/man1/socktrace.1 dest/opt/st/share/man/man7/libsocktrace.7; do
+		LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$p" > page.txt 2> warn.txt || fail "man $p" || return 1
+		[ ! -s warn.txt ] || fail "$(cat warn.txt)" || return 1
+	done
+	local c
+	for c in $("$SOCKTRACE" --help | awk '/^  [a-z]/ {print $1}'); do
+		grep -q "^\.B socktrace $c\$" "$ROOT/doc/socktrace.1" || fail "socktrace.1 lacks $c" || return 1
+		"$SOCKTRACE" "$c" --help | grep -q "^example" || fail "$c --help has no example" || return 1
+	done
 }
 run_case install_prefix_destdir t_install
 
