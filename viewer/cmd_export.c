@@ -637,42 +637,37 @@ static void usage(FILE *out)
 	      "          socktrace export --format pcapng -o calls.pcapng (open in Wireshark)\n", out);
 }
 
+struct export_opts {
+	const struct writer *w;
+	const char *outpath;
+};
+
+static int export_opt(int c, const char *arg, void *ctx)
+{
+	struct export_opts *e = ctx;
+	if (c == 'o') {
+		e->outpath = arg;
+		return 0;
+	}
+	e->w = !strcmp(arg, "chrome") ? &w_chrome : !strcmp(arg, "jsonl") ? &w_jsonl
+	       : !strcmp(arg, "pcapng") ? &w_pcapng : NULL;
+	if (!e->w)
+		fprintf(stderr, "socktrace export: formats are chrome, jsonl and pcapng\n");
+	return e->w ? 0 : -1;
+}
+
 int command_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' }, { "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' }, FILTER_LONGOPTS, { 0, 0, 0, 0 } };
+	static const struct option own[] = { { "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' }, { 0, 0, 0, 0 } };
 	struct filter flt;
-	const struct writer *w = NULL;
-	const char *outpath = NULL;
-	int c;
-	filter_init(&flt);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
-		int k = filter_option(&flt, c, optarg);
-		if (k < 0) {
-			fprintf(stderr, "socktrace export: bad value '%s'\n", optarg);
-			return 2;
-		}
-		if (k)
-			continue;
-		if (c == 'f') {
-			w = !strcmp(optarg, "chrome") ? &w_chrome : !strcmp(optarg, "jsonl") ? &w_jsonl
-			    : !strcmp(optarg, "pcapng") ? &w_pcapng : NULL;
-			if (!w) {
-				fprintf(stderr, "socktrace export: unknown format '%s' (chrome, jsonl, pcapng)\n", optarg);
-				return 2;
-			}
-		} else if (c == 'o') {
-			outpath = optarg;
-		} else if (c == 'h') {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
+	struct export_opts eo = { NULL, NULL };
+	const struct cmd_opts o = { "export", "f:o:", own, usage, export_opt, &eo };
+	int rc = cmd_parse(argc, argv, &o, &flt);
+	if (rc >= 0)
+		return rc;
+	const struct writer *w = eo.w;
+	const char *outpath = eo.outpath;
 	if (!w) {
 		fprintf(stderr, "socktrace export: --format is required (chrome, jsonl, pcapng)\n");
 		return 2;

@@ -151,34 +151,23 @@ static void usage(FILE *out)
 	      "example: socktrace sockets --addr 127.0.0.1:6379 --errors\n", out);
 }
 
+static int sockets_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c == 'j')
+		*(int *)ctx = 1;
+	return 0;
+}
+
 int command_sockets(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, FILTER_LONGOPTS,
-		{ 0, 0, 0, 0 } };
+	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
 	struct filter f;
-	int json = 0, c;
-	filter_init(&f);
-	color_setup(0);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		int k = filter_option(&f, c, optarg);
-		if (k < 0) {
-			fprintf(stderr, "socktrace sockets: bad value '%s'\n", optarg);
-			return 2;
-		}
-		if (k)
-			continue;
-		if (c == 'j')
-			json = 1;
-		else if (c == 'h') {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
+	int json = 0;
+	const struct cmd_opts o = { "sockets", "j", own, usage, sockets_opt, &json };
+	int rc = cmd_parse(argc, argv, &o, &f);
+	if (rc >= 0)
+		return rc;
 	struct st_file **files;
 	int bad;
 	int n = open_rings(argc - optind, argv + optind, &files, &bad);

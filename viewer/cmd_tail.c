@@ -63,40 +63,33 @@ static void usage(FILE *out)
 	      "example: socktrace tail --addr 127.0.0.1:6379 socktrace.data\n", out);
 }
 
+struct tail_opts {
+	int from_start;
+	int64_t for_ns;
+};
+
+static int tail_opt(int c, const char *arg, void *ctx)
+{
+	struct tail_opts *t = ctx;
+	if (c == 's')
+		t->from_start = 1;
+	else if (c == 'F')
+		return parse_duration_ns(arg, &t->for_ns);
+	return 0;
+}
+
 int command_tail(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "from-start", no_argument, NULL, 's' }, { "for", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' }, FILTER_LONGOPTS, { 0, 0, 0, 0 } };
+	static const struct option own[] = { { "from-start", no_argument, NULL, 's' },
+		{ "for", required_argument, NULL, 'F' }, { 0, 0, 0, 0 } };
 	struct filter flt;
-	int from_start = 0, c;
-	int64_t for_ns = -1;
-	filter_init(&flt);
-	color_setup(0);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int k = filter_option(&flt, c, optarg);
-		if (k < 0) {
-			fprintf(stderr, "socktrace tail: bad value '%s'\n", optarg);
-			return 2;
-		}
-		if (k)
-			continue;
-		if (c == 's')
-			from_start = 1;
-		else if (c == 'F') {
-			if (parse_duration_ns(optarg, &for_ns)) {
-				fprintf(stderr, "socktrace tail: bad duration '%s'\n", optarg);
-				return 2;
-			}
-		} else if (c == 'h') {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
+	struct tail_opts to = { 0, -1 };
+	const struct cmd_opts o = { "tail", "", own, usage, tail_opt, &to };
+	int rc = cmd_parse(argc, argv, &o, &flt);
+	if (rc >= 0)
+		return rc;
+	int from_start = to.from_start;
+	int64_t for_ns = to.for_ns;
 	const char *target = optind < argc ? argv[optind] : "socktrace.data";
 	struct stat sb;
 	int is_dir = stat(target, &sb) == 0 && S_ISDIR(sb.st_mode);

@@ -85,34 +85,23 @@ static void usage(FILE *out)
 	      "example: socktrace timeline --stack --errors socktrace.data\n", out);
 }
 
+static int timeline_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c == 's')
+		*(int *)ctx = 1;
+	return 0;
+}
+
 int command_timeline(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "stack", no_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' }, FILTER_LONGOPTS,
-		{ 0, 0, 0, 0 } };
+	static const struct option own[] = { { "stack", no_argument, NULL, 's' }, { 0, 0, 0, 0 } };
 	struct filter f;
-	int stack = 0, c;
-	filter_init(&f);
-	color_setup(0);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "sh", opts, NULL)) != -1) {
-		int k = filter_option(&f, c, optarg);
-		if (k < 0) {
-			fprintf(stderr, "socktrace timeline: bad value '%s'\n", optarg);
-			return 2;
-		}
-		if (k)
-			continue;
-		if (c == 's')
-			stack = 1;
-		else if (c == 'h') {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
+	int stack = 0;
+	const struct cmd_opts o = { "timeline", "s", own, usage, timeline_opt, &stack };
+	int rc = cmd_parse(argc, argv, &o, &f);
+	if (rc >= 0)
+		return rc;
 	struct st_file **files;
 	int bad;
 	int n = open_rings(argc - optind, argv + optind, &files, &bad);

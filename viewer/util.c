@@ -211,3 +211,35 @@ void pager_end(void)
 	waitpid(pager_pid, NULL, 0);
 	pager_pid = 0;
 }
+
+int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
+{
+	static const struct option common[] = { FILTER_LONGOPTS, { "help", no_argument, NULL, 'h' } };
+	size_t nown = 0, ncommon = sizeof(common) / sizeof(common[0]);
+	while (o->own && o->own[nown].name)
+		nown++;
+	struct option *all = calloc(nown + ncommon + 1, sizeof(*all));
+	char shortopts[32];
+	snprintf(shortopts, sizeof(shortopts), "%sh", o->shortopts);
+	memcpy(all, o->own, nown * sizeof(*all));
+	memcpy(all + nown, common, sizeof(common));
+	int c, rc = -1;
+	filter_init(f);
+	color_setup(0);
+	optind = 1;
+	while (rc < 0 && (c = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
+		int k = filter_option(f, c, optarg);
+		if (k < 0 || (!k && c != 'h' && c != '?' && o->handle(c, optarg, o->ctx) < 0)) {
+			fprintf(stderr, "socktrace %s: bad value '%s'\n", o->name, optarg ? optarg : "");
+			rc = 2;
+		} else if (c == 'h') {
+			o->usage(stdout);
+			rc = 0;
+		} else if (c == '?') {
+			o->usage(stderr);
+			rc = 2;
+		}
+	}
+	free(all);
+	return rc;
+}

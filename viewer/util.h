@@ -3,6 +3,7 @@
 #define ST_UTIL_H
 
 #include <stdint.h>
+#include <getopt.h>
 #include <stdio.h>
 
 #include "lifecycle.h"
@@ -38,6 +39,21 @@ int filter_match(const struct filter *f, const struct lc_sock *s, uint64_t t0);
 	"  --since T, --until T   only what overlaps this window; T in seconds from the first\n" \
 	"                  record (1.5, 1500ms, 2s) or a local wall-clock time (14:03:07.250)\n" \
 	"  --no-color      no colour (also when NO_COLOR is set or output is not a terminal)\n"
+
+/* A listing subcommand's command line: its own options plus the filters and --help. */
+struct cmd_opts {
+	const char *name;               /* "sockets", for messages */
+	const char *shortopts;          /* its own short options ("j", "s", "f:o:") */
+	const struct option *own;       /* its own long options, { 0 }-terminated */
+	void (*usage)(FILE *out);
+	/* one of its own options: 0, or -1 for a bad value */
+	int (*handle)(int code, const char *arg, void *ctx);
+	void *ctx;
+};
+
+/* Parse argv (colour set up, filters into *f). Returns -1 to go on, with optind at the
+ * first PATH; otherwise the exit status to return (0 after --help, 2 on bad usage). */
+int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f);
 
 /* Colour: on only for a terminal, never with NO_COLOR or --no-color. */
 extern int use_color;
