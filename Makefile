@@ -23,11 +23,11 @@ $(B)/preload/%.o: preload/%.c $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
-		-fno-stack-protector -c $< -o $@
+		-fno-stack-protector -flto -c $< -o $@
 
 $(B)/libsocktrace.so: $(PRELOAD_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-z,defs -Wl,-z,now $(CFLAGS) -o $@ $^ -ldl -lpthread
+	$(Q)$(CC) -shared -Wl,-z,defs -Wl,-z,now $(CFLAGS) -flto -fvisibility=hidden -o $@ $^ -ldl -lpthread
 
 $(B)/viewer/%.o: viewer/%.c $(HDRS)
 	@mkdir -p $(@D)
