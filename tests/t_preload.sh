@@ -66,7 +66,12 @@ t_fork_exec() {
 	expect_eq "child's own socket" "$(dump rings | $Q count pid="$child" call=socket args.domain=AF_UNIX)" 1 || return 1
 	expect_eq "child closed inherited socket" "$(dump rings | $Q count pid="$child" call=close)" 1 || return 1
 	expect_eq "exec recorded, never returned" "$(dump rings | $Q count pid="$child" call=exec complete=false)" 1 || return 1
-	expect_eq "exec'd image socket" "$(dump rings | $Q count pid="$child" call=socket args.domain=AF_INET6)" 1
+	expect_eq "exec'd image socket" "$(dump rings | $Q count pid="$child" call=socket args.domain=AF_INET6)" 1 || return 1
+	# the parent's ring holds the parent's records only (a fork child once wrote the fork's
+	# completion into it)
+	local pring; pring=$(grep -l . rings/*."$parent".*.ring | head -n 1)
+	expect_eq "parent's ring: parent's thread only" "$(dump "$pring" | $Q values tid | sort -u)" "$parent" || return 1
+	expect_eq "fork completed in the parent's ring" "$(dump "$pring" | $Q values ret call=fork)" "$child"
 }
 run_case fork_and_exec_rings t_fork_exec
 
