@@ -111,6 +111,9 @@ t_scenarios() {
 	traced "$W/c" "$TB/scenarios" nb-refused > /dev/null || return 1
 	expect_eq "non-blocking refused" "$("$VIEW" sockets --json c | $Q values end)" refused || return 1
 	"$VIEW" timeline c | grep -q -- "-- connecting (non-blocking" || return 1
+	traced "$W/c2" "$TB/scenarios" nb-connect > /dev/null || return 1
+	"$VIEW" timeline --fd 4 c2 > c2.txt || return 1
+	grep -A1 " poll(" c2.txt | grep -q -- "-- connected to 127.0.0.1:" || fail "poll readiness not taken as connected: $(cat c2.txt)" || return 1
 
 	traced "$W/d" "$TB/scenarios" exec-keep > /dev/null || return 1
 	"$VIEW" sockets --json d > d.json || return 1

@@ -398,6 +398,24 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			}
 		return NULL;
 	}
+	case ST_C_POLL: case ST_C_PPOLL: case ST_C_SELECT: case ST_C_PSELECT: {
+		/* a non-blocking connect completes when its socket polls writable */
+		struct st_tlv_view t;
+		if (!r->complete || r->ret <= 0 || !st_tlv_find(r, ST_T_POLL, &t))
+			return NULL;
+		for (unsigned i = 0; i + sizeof(struct st_pollent) <= t.len; i += sizeof(struct st_pollent)) {
+			struct st_pollent pe;
+			memcpy(&pe, t.p + i, sizeof(pe));
+			struct fdent *pf = fd_find(lc, pid, pe.fd);
+			if (pf && pf->s->connecting && (pe.revents & 0x4 /* POLLOUT */) &&
+			    !(pe.revents & (0x8 | 0x10) /* POLLERR, POLLHUP */)) {
+				pf->s->connecting = 0;
+				lc->ev |= EV_CONNECTED;
+				s = pf->s;
+			}
+		}
+		return s;
+	}
 	default:
 		break;
 	}

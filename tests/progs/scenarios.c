@@ -137,6 +137,18 @@ int main(int argc, char **argv)
 				printf("attempt %d: %s\n", i + 1, strerrorname_np(errno));
 			close(fd);
 		}
+	} else if (!strcmp(m, "nb-connect")) {
+		int port;
+		int l = listen_any(SOCK_STREAM, &port, NULL);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		connect(fd, (struct sockaddr *)&a, sizeof(a));
+		struct pollfd p = { fd, POLLOUT, 0 };
+		poll(&p, 1, 1000);                    /* writable: connected, no SO_ERROR asked */
+		send(fd, "hi", 2, 0);
+		close(fd);
+		close(l);
 	} else if (!strcmp(m, "v6")) {
 		int l = socket(AF_INET6, SOCK_STREAM, 0);
 		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
