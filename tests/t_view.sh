@@ -114,6 +114,9 @@ t_scenarios() {
 	traced "$W/c2" "$TB/scenarios" nb-connect > /dev/null || return 1
 	"$VIEW" timeline --fd 4 c2 > c2.txt || return 1
 	grep -A1 " poll(" c2.txt | grep -q -- "-- connected to 127.0.0.1:" || fail "poll readiness not taken as connected: $(cat c2.txt)" || return 1
+	traced "$W/c3" "$TB/scenarios" nb-connect epoll > /dev/null || return 1
+	"$VIEW" timeline --fd 4 c3 > c3.txt || return 1
+	grep -A1 " epoll_wait(" c3.txt | grep -q -- "-- connected to 127.0.0.1:" || fail "epoll readiness not taken as connected: $(cat c3.txt)" || return 1
 
 	traced "$W/d" "$TB/scenarios" exec-keep > /dev/null || return 1
 	"$VIEW" sockets --json d > d.json || return 1

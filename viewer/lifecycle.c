@@ -16,6 +16,12 @@ struct fdent {
 	UT_hash_handle hh;
 };
 
+struct epdata {                     /* epoll_ctl registrations: (pid, epfd, data) -> fd */
+	struct { int pid, epfd; uint64_t data; } key;
+	int fd;
+	UT_hash_handle hh;
+};
+
 struct snapshot {                   /* a parent's fd table at fork, for the child to adopt */
 	int fd;
 	struct lc_sock *s;
@@ -40,6 +46,7 @@ struct lc {
 	struct proc *pending;           /* fork snapshots for children not seen yet, by pid */
 	int ev;                         /* enum lc_event of the last feed */
 	struct lc_sock *also;
+	struct epdata *ep;
 };
 
 int lc_events(const struct lc *lc)
@@ -439,8 +446,31 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			e->s->calls++;
 		return e ? e->s : NULL;
 	}
-	if (c == ST_C_EPOLL_WAIT || c == ST_C_EPOLL_PWAIT)
-		return NULL;                /* fd is the epoll fd */
+	if (c == ST_C_EPOLL_WAIT || c == ST_C_EPOLL_PWAIT) {
+		/* fd is the epoll fd; events carry the user's data, mapped back to the fd it was
+		 * registered for: a non-blocking connect completes when it reports EPOLLOUT */
+		struct st_tlv_view t;
+		if (!ok || !st_tlv_find(r, ST_T_EPOLL, &t))
+			return NULL;
+		for (unsigned i = 0; i + sizeof(struct st_epollent) <= t.len; i += sizeof(struct st_epollent)) {
+			struct st_epollent pe;
+			struct epdata *d, probe;
+			memcpy(&pe, t.p + i, sizeof(pe));
+			memset(&probe, 0, sizeof(probe));
+			probe.key.pid = pid;
+			probe.key.epfd = r->fd;
+			probe.key.data = pe.data;
+			HASH_FIND(hh, lc->ep, &probe.key, sizeof(probe.key), d);
+			struct fdent *pf = d ? fd_find(lc, pid, d->fd) : NULL;
+			if (pf && pf->s->connecting && (pe.events & 0x4 /* EPOLLOUT */) &&
+			    !(pe.events & (0x8 | 0x10) /* EPOLLERR, EPOLLHUP */)) {
+				pf->s->connecting = 0;
+				lc->ev |= EV_CONNECTED;
+				s = pf->s;
+			}
+		}
+		return s;
+	}
 	if (!e)
 		s = adopt_unknown(lc, r, pid);
 	else
@@ -481,6 +511,26 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			lc->ev |= EV_CONNECTED;
 		}
 		break;
+	case ST_C_EPOLL_CTL: {
+		struct st_tlv_view t;
+		uint64_t data;
+		if (ok && r->a[1] != 2 /* EPOLL_CTL_DEL */ && st_tlv_find(r, ST_T_U64, &t) && t.len == 8) {
+			memcpy(&data, t.p, 8);
+			struct epdata *d = calloc(1, sizeof(*d)), *old;
+			d->key.pid = pid;
+			d->key.epfd = (int)r->a[0];
+			d->key.data = data;
+			d->fd = r->fd;
+			HASH_FIND(hh, lc->ep, &d->key, sizeof(d->key), old);
+			if (old) {
+				old->fd = r->fd;
+				free(d);
+			} else {
+				HASH_ADD(hh, lc->ep, key, sizeof(d->key), d);
+			}
+		}
+		break;
+	}
 	case ST_C_GETSOCKOPT: {
 		uint64_t v;
 		struct st_tlv_view t;
@@ -579,6 +629,11 @@ void lc_free(struct lc *lc)
 	HASH_ITER(hh, lc->fds, e, tmp) {
 		HASH_DEL(lc->fds, e);
 		free(e);
+	}
+	struct epdata *d, *dt;
+	HASH_ITER(hh, lc->ep, d, dt) {
+		HASH_DEL(lc->ep, d);
+		free(d);
 	}
 	struct proc *p, *pt;
 	HASH_ITER(hh, lc->procs, p, pt) {

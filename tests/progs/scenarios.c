@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include "common.h"
 
@@ -144,8 +145,16 @@ int main(int argc, char **argv)
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port),
 		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		connect(fd, (struct sockaddr *)&a, sizeof(a));
-		struct pollfd p = { fd, POLLOUT, 0 };
-		poll(&p, 1, 1000);                    /* writable: connected, no SO_ERROR asked */
+		if (argc > 2 && !strcmp(argv[2], "epoll")) {
+			int ep = epoll_create1(0);
+			struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = 0xfeed }, out;
+			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+			epoll_wait(ep, &out, 1, 1000);     /* writable: connected */
+			close(ep);
+		} else {
+			struct pollfd p = { fd, POLLOUT, 0 };
+			poll(&p, 1, 1000);                /* writable: connected, no SO_ERROR asked */
+		}
 		send(fd, "hi", 2, 0);
 		close(fd);
 		close(l);
