@@ -144,3 +144,14 @@ t_processes() {
 	grep -Eq "^  [0-9]+ exe  \(ppid [0-9]+, exec'd image\)  3 calls .*exec-child" p.txt || fail "$(cat p.txt)"
 }
 run_case processes_fork_tree t_processes
+
+t_stale_module() {
+	cp "$TB/scenarios" prog
+	traced "$W/rings" ./prog eof-reads > /dev/null || return 1
+	"$VIEW" timeline --stack rings > before.txt || return 1
+	grep -q "at main+0x[0-9a-f]* (tests/progs/scenarios.c:[0-9]*) \[prog\]$" before.txt || fail "$(head before.txt)" || return 1
+	cp "$TB/fortify" prog            # another build-id at the same path
+	"$VIEW" timeline --stack rings > after.txt || return 1
+	grep -q "\[prog\] (module changed on disk)" after.txt || fail "$(head after.txt)"
+}
+run_case symbolize_flags_changed_module t_stale_module

@@ -1,5 +1,6 @@
-/* One Dwfl per ring file (its own load bases), modules reported from the ring's module map;
- * results cached per (file, address). */
+/* Offline symbolization with elfutils libdwfl. One Dwfl per module file (by path and
+ * build-id), reported at address 0, shared by every process that loaded it: a fork-per-client
+ * server's hundred children parse libc once. Results are cached per (module, offset). */
 #include "symbolize.h"
 
 #include <elfutils/libdwfl.h>
@@ -8,26 +9,27 @@
 #include <string.h>
 #include <uthash.h>
 
-struct proc_dwfl {
-	const struct st_file *f;
-	Dwfl *dwfl;
+struct mod_dwfl {
+	char key[ST_PATH_MAX + 48];     /* path + build-id */
+	Dwfl *dwfl;                     /* NULL when the file cannot be read */
+	char *name;                     /* basename */
 	UT_hash_handle hh;
 };
 
 struct cache_key {
-	const struct st_file *f;
-	uint64_t addr;
+	const struct mod_dwfl *m;       /* NULL: outside every module */
+	uint64_t off;                   /* address - load bias (the address itself if no module) */
 };
 
 struct cache_ent {
 	struct cache_key key;
 	struct symres res;
-	char *modname, *file;
+	char *func, *file;
 	UT_hash_handle hh;
 };
 
 struct symb {
-	struct proc_dwfl *procs;
+	struct mod_dwfl *mods;
 	struct cache_ent *cache;
 };
 
@@ -44,75 +46,75 @@ struct symb *symb_new(void)
 	return calloc(1, sizeof(struct symb));
 }
 
-static const struct st_module *module_at(const struct st_file *f, uint32_t i, struct st_module *m)
-{
-	memcpy(m, f->map + f->hdr.mod_off + (size_t)i * sizeof(*m), sizeof(*m));
-	m->path[sizeof(m->path) - 1] = 0;
-	return m->valid ? m : NULL;
-}
-
-static Dwfl *dwfl_for(struct symb *s, const struct st_file *f)
-{
-	struct proc_dwfl *p;
-	HASH_FIND_PTR(s->procs, &f, p);
-	if (p)
-		return p->dwfl;
-	p = calloc(1, sizeof(*p));
-	p->f = f;
-	p->dwfl = dwfl_begin(&callbacks);
-	if (p->dwfl) {
-		dwfl_report_begin(p->dwfl);
-		for (uint32_t i = 0; i < f->hdr.nmodules; i++) {
-			struct st_module m;
-			if (!module_at(f, i, &m) || m.path[0] != '/')
-				continue;  /* vdso and friends have no file */
-			const char *base = strrchr(m.path, '/') + 1;
-			dwfl_report_elf(p->dwfl, base, m.path, -1, m.base, false);
-		}
-		dwfl_report_end(p->dwfl, NULL, NULL);
-	}
-	HASH_ADD_PTR(s->procs, f, p);
-	return p->dwfl;
-}
-
 static const char *basename_of(const char *p)
 {
 	const char *s = strrchr(p, '/');
 	return s ? s + 1 : p;
 }
 
+/* The module of the ring's map that holds addr, or 0. */
+static int module_of(const struct st_file *f, uint64_t addr, struct st_module *m)
+{
+	for (uint32_t i = 0; i < f->hdr.nmodules; i++) {
+		memcpy(m, f->map + f->hdr.mod_off + (size_t)i * sizeof(*m), sizeof(*m));
+		m->path[sizeof(m->path) - 1] = 0;
+		if (m->valid && addr >= m->lo && addr < m->hi)
+			return 1;
+	}
+	return 0;
+}
+
+static struct mod_dwfl *mod_get(struct symb *s, const struct st_module *m)
+{
+	char key[sizeof(((struct mod_dwfl *)0)->key)];
+	int n = snprintf(key, sizeof(key), "%s#", m->path);
+	for (unsigned i = 0; i < m->build_id_len && i < 20 && n + 3 < (int)sizeof(key); i++)
+		n += snprintf(key + n, sizeof(key) - (size_t)n, "%02x", m->build_id[i]);
+	struct mod_dwfl *md;
+	HASH_FIND_STR(s->mods, key, md);
+	if (md)
+		return md;
+	md = calloc(1, sizeof(*md));
+	snprintf(md->key, sizeof(md->key), "%s", key);
+	md->name = strdup(basename_of(m->path));
+	if (m->path[0] == '/' && (md->dwfl = dwfl_begin(&callbacks))) {
+		dwfl_report_begin(md->dwfl);
+		if (!dwfl_report_elf(md->dwfl, md->name, m->path, -1, 0, false)) {
+			dwfl_end(md->dwfl);
+			md->dwfl = NULL;
+		} else {
+			dwfl_report_end(md->dwfl, NULL, NULL);
+		}
+	}
+	HASH_ADD_STR(s->mods, key, md);
+	return md;
+}
+
 const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64_t addr)
 {
-	struct cache_key key = { f, addr };
+	struct st_module m;
+	int in = module_of(f, addr, &m);
+	struct mod_dwfl *md = in ? mod_get(s, &m) : NULL;
+	/* a non-PIE executable is loaded at its link address: bias 0, offsets are addresses */
+	struct cache_key key = { md, in ? addr - m.base : addr };
 	struct cache_ent *e;
 	HASH_FIND(hh, s->cache, &key, sizeof(key), e);
 	if (e)
 		return &e->res;
 	e = calloc(1, sizeof(*e));
 	e->key = key;
-	e->res.module = "?";
-	e->res.mod_off = addr;
-	/* our own module map says which file and offset, whatever libdwfl makes of it */
-	for (uint32_t i = 0; i < f->hdr.nmodules; i++) {
-		struct st_module m;
-		if (module_at(f, i, &m) && addr >= m.lo && addr < m.hi) {
-			e->modname = strdup(basename_of(m.path));
-			e->res.module = e->modname;
-			e->res.mod_off = addr - m.base;
-			break;
-		}
-	}
-	Dwfl *d = dwfl_for(s, f);
-	/* a return address points after the call: look up the call itself */
-	Dwarf_Addr pc = addr - 1;
-	Dwfl_Module *mod = d ? dwfl_addrmodule(d, pc) : NULL;
+	e->res.module = md ? md->name : "?";
+	e->res.mod_off = key.off;
+	Dwfl_Module *mod = md && md->dwfl ? dwfl_addrmodule(md->dwfl, key.off - 1) : NULL;
 	if (mod) {
+		/* a return address points after the call: look up the call itself */
+		Dwarf_Addr pc = key.off - 1;
 		GElf_Off off;
 		GElf_Sym sym;
 		const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 		if (name) {
-			char *fn = strdup(name);
-			e->res.func = fn;
+			e->func = strdup(name);
+			e->res.func = e->func;
 			e->res.func_off = off + 1;
 		}
 		Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
@@ -126,12 +128,8 @@ const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64
 		const unsigned char *bits;
 		GElf_Addr vaddr;
 		int blen = dwfl_module_build_id(mod, &bits, &vaddr);
-		for (uint32_t i = 0; blen > 0 && i < f->hdr.nmodules; i++) {
-			struct st_module m;
-			if (module_at(f, i, &m) && addr >= m.lo && addr < m.hi && m.build_id_len &&
-			    (blen != m.build_id_len || memcmp(bits, m.build_id, (size_t)blen)))
-				e->res.stale = 1;
-		}
+		if (blen > 0 && m.build_id_len && (blen != m.build_id_len || memcmp(bits, m.build_id, (size_t)blen)))
+			e->res.stale = 1;
 	}
 	HASH_ADD(hh, s->cache, key, sizeof(key), e);
 	return &e->res;
@@ -155,17 +153,17 @@ void symb_free(struct symb *s)
 	struct cache_ent *e, *et;
 	HASH_ITER(hh, s->cache, e, et) {
 		HASH_DEL(s->cache, e);
-		free((void *)e->res.func);
-		free(e->modname);
+		free(e->func);
 		free(e->file);
 		free(e);
 	}
-	struct proc_dwfl *p, *pt;
-	HASH_ITER(hh, s->procs, p, pt) {
-		HASH_DEL(s->procs, p);
-		if (p->dwfl)
-			dwfl_end(p->dwfl);
-		free(p);
+	struct mod_dwfl *md, *mt;
+	HASH_ITER(hh, s->mods, md, mt) {
+		HASH_DEL(s->mods, md);
+		if (md->dwfl)
+			dwfl_end(md->dwfl);
+		free(md->name);
+		free(md);
 	}
 	free(s);
 }
