@@ -80,7 +80,30 @@ int st_is_sock(int fd)
 	return s;
 }
 
-/* Sockets already open when the tracer starts: inherited across exec or from a parent. */
+#define MAX_PENDING 64
+static int pending[MAX_PENDING], npending;
+
+/*
+ * Sockets already open when the tracer starts (inherited across exec or from a parent) are
+ * noted now and logged when the process gets its ring, at its first socket call: a process
+ * that only holds an inherited socket (every command of a shell whose stdout is a socket)
+ * leaves no ring behind.
+ */
+void st_fd_report_inherited(void)
+{
+	int n = npending;
+	npending = 0;
+	for (int i = 0; i < n; i++)
+		if ((st_fdkind[pending[i]] & FK_MASK) == FK_SOCK)
+			note_found(pending[i], ST_C_INHERITED, ST_OR_INHERITED);
+}
+
+/* A fork child's sockets are its parent's: they come from the parent's socket table. */
+void st_fd_report_inherited_forget(void)
+{
+	npending = 0;
+}
+
 void st_fd_scan(void)
 {
 	char buf[4096];
@@ -102,7 +125,8 @@ void st_fd_scan(void)
 				continue;
 			if (probe_sock(fd)) {
 				st_fd_set(fd, FK_SOCK);
-				note_found(fd, ST_C_INHERITED, ST_OR_INHERITED);
+				if (npending < MAX_PENDING)
+					pending[npending++] = fd;
 			} else {
 				st_fd_set(fd, FK_OTHER);
 			}

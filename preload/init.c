@@ -391,6 +391,7 @@ int st_ring_open(void)
 	memcpy(h->magic, ST_MAGIC, 8);
 	rc = 0;
 	record_sigpipe_state();
+	st_fd_report_inherited();
 out:
 	if (fd >= 0)
 		syscall(SYS_close, fd);
@@ -475,6 +476,7 @@ static void atfork_child(void)
 	st_g.ring_ok = 0;
 	if (st_g.ring_lazy == 2 || st_g.ring_lazy == 0)
 		st_g.ring_lazy = 1;
+	st_fd_report_inherited_forget();
 }
 
 static void st_init(void)

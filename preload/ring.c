@@ -153,15 +153,18 @@ static int capture(uint64_t *buf, int depth)
 }
 
 /* Process events alone do not make a ring file: a shell that only forks and execs leaves
- * none behind. The first socket call does (and records the SIGPIPE disposition then). */
-static int opens_ring(int call)
+ * none behind. The first socket call does (and records the SIGPIPE disposition and the
+ * inherited sockets then). */
+static int opens_ring(int call, int fd)
 {
 	switch (call) {
 	case ST_C_EXEC: case ST_C_FORK: case ST_C_VFORK: case ST_C_POSIX_SPAWN:
 	case ST_C_SIGNAL: case ST_C_SIGACTION:
 		return 0;
 	}
-	return 1;
+	/* nor does a socket call on something that is not a socket (bash asks getpeername(0)
+	 * at every start, to see whether stdin is a socket) */
+	return !(fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_OTHER);
 }
 
 /*
@@ -180,7 +183,7 @@ int st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint
 		return 0;
 	int saved = errno;
 	int nested = st_tls.nesting++ > 0;
-	if (unlikely(!st_g.ring_ok) && (nested || !opens_ring(call) || st_ring_lazy_open() != 0)) {
+	if (unlikely(!st_g.ring_ok) && (nested || !opens_ring(call, fd) || st_ring_lazy_open() != 0)) {
 		st_tls.nesting--;
 		errno = saved;
 		return 0;

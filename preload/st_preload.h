@@ -107,6 +107,8 @@ extern uint8_t st_fdkind[ST_FDTAB];
 int st_is_sock(int fd);             /* knows, or probes once with fstat */
 void st_fd_set(int fd, int kind);
 void st_fd_scan(void);              /* sockets open at start: inherited */
+void st_fd_report_inherited(void);  /* log them, once the ring exists */
+void st_fd_report_inherited_forget(void);
 void st_sock_kind(int fd, int *dom, int *type, int *proto);
 int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we unwind */
 int st_fd_hidden(int fd);

@@ -238,9 +238,25 @@ t_allcalls() {
 		"call=fcntl args.cmd=F_SETFL" "call=ioctl args.request=FIONBIO args.value=1" \
 		"call=fcntl args.cmd=F_DUPFD_CLOEXEC ret=20" "call=dup3 ret=30" "call=close_range args.sockets=[20,30]" \
 		"call=signal args.handler=SIG_IGN" "call=getaddrinfo args.node=127.0.0.1 args.first=127.0.0.1:80" \
-		"call=posix_spawn args.path=/bin/true" "call=inherited comm=true fd=3"; do
+		"call=posix_spawn args.path=/bin/true"; do
 		# shellcheck disable=SC2086
 		expect_eq "$c" "$($Q count $c < d.json)" 1 || return 1
 	done
+	# the spawned /bin/true inherited two sockets but made no socket call: no ring for it
+	expect_eq "rings" "$(ls rings | grep -c '^true\.')" 0
 }
 run_case every_other_call t_allcalls
+
+t_no_ring_without_socket_calls() {
+	# a shell asks getpeername(0) at start (is stdin a socket?), then runs commands: no rings
+	traced "$W/rings" bash -c 'ls > /dev/null; cat /dev/null' || return 1
+	expect_eq "rings" "$(ls rings 2>/dev/null | wc -l)" 0 || return 1
+	# but a program that uses a socket it inherited logs it, and the inheritance, at once
+	"$TB/classic" tcp-server port > /dev/null &
+	wait_file port || return 1
+	( exec 5<>"/dev/tcp/127.0.0.1/$(cat port)"; traced "$W/r2" dd bs=3 count=1 status=none <<< hi >&5 ) || return 1
+	wait
+	expect_eq "one ring: dd's, which wrote to the socket" "$(ls r2)" "$(ls r2 | grep '^dd\.')" || return 1
+	expect_eq "inherited, written, closed" "$(dump r2 | $Q values call fd=1 | tr '\n' ' ')" "inherited write close "
+}
+run_case no_ring_without_socket_calls t_no_ring_without_socket_calls
