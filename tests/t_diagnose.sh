@@ -10,8 +10,8 @@ t_diag_sigpipe_death() {
 	[ ! -s err.txt ] || fail "$(cat err.txt)" || return 1
 	expect_eq "first finding" "$(head -n 1 f.json | $Q values kind)" sigpipe_death || return 1
 	local steps; steps=$(head -n 1 f.json | python3 -c 'import json,sys; f=json.load(sys.stdin); [print(s["call"], s["fd"], s["ret"], s["errno"], (s["where"] or "").split(" ")[0], sep="|") for s in f["steps"]]')
-	expect_eq "the chain" "$steps" "recv|4|18|None|main
-close|3|0|None|main
+	expect_eq "the chain" "$steps" "recv|4|18|None|serve_one
+close|3|0|None|client
 send|4|30|None|send_reply
 send|4|None|None|send_reply" || return 1
 	head -n 1 f.json | $Q values explanation | grep -q "closed 0\.[0-9]* s after its request, before our reply" || return 1

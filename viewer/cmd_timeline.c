@@ -55,8 +55,10 @@ static void stack_lines(FILE *o, struct symb *sy, const struct st_record *r)
 		memcpy(&a, t.p + i, 8);
 		const struct symres *sr = symb_lookup(sy, r->file, a);
 		fprintf(o, "%27s   %sat ", "", col(C_DIM));
-		if (sr->func)
+		if (sr->func && sr->func_off)
 			fprintf(o, "%s+%#llx", sr->func, (unsigned long long)sr->func_off);
+		else if (sr->func)
+			fputs(sr->func, o);
 		else
 			fprintf(o, "%s+%#llx", sr->module, (unsigned long long)sr->mod_off);
 		if (sr->file)

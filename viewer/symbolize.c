@@ -3,6 +3,8 @@
  * server's hundred children parse libc once. Results are cached per (module, offset). */
 #include "symbolize.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +119,32 @@ const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64
 			e->res.func = e->func;
 			e->res.func_off = off + 1;
 		}
+		/* the call may sit in a function the compiler inlined: name that one, since the
+		 * file:line below is its line */
+		Dwarf_Addr bias;
+		Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+		Dwarf_Die *scopes = NULL;
+		int ns = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
+		for (int i = 0; i < ns; i++) {
+			int tag = dwarf_tag(&scopes[i]);
+			if (tag == DW_TAG_subprogram)
+				break;
+			if (tag == DW_TAG_inlined_subroutine) {
+				Dwarf_Attribute a;
+				const char *in = dwarf_formstring(dwarf_attr_integrate(&scopes[i], DW_AT_name, &a));
+				if (in && e->func) {
+					size_t l = strlen(in) + strlen(e->func) + 16;
+					char *both = malloc(l);
+					snprintf(both, l, "%s (inlined in %s)", in, e->func);
+					free(e->func);
+					e->func = both;
+					e->res.func = both;
+					e->res.func_off = 0;
+				}
+				break;
+			}
+		}
+		free(scopes);
 		Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
 		int ln = 0;
 		const char *src = line ? dwfl_lineinfo(line, NULL, &ln, NULL, NULL, NULL) : NULL;
