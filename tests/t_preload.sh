@@ -260,3 +260,15 @@ t_no_ring_without_socket_calls() {
 	expect_eq "inherited, written, closed" "$(dump r2 | $Q values call fd=1 | tr '\n' ' ')" "inherited write close "
 }
 run_case no_ring_without_socket_calls t_no_ring_without_socket_calls
+
+t_late_completion() {
+	# a recv blocks while another thread wraps the whole ring over its entry record
+	SOCKTRACE_SIZE=4M SOCKTRACE_STACK_DEPTH=0 traced "$W/rings" "$TB/scenarios" late > out.txt || return 1
+	expect_eq "program" "$(cat out.txt)" "late recv 1" || return 1
+	dump rings > d.json 2> err.txt || return 1
+	grep -q "ring wrapped" err.txt || fail "the ring did not wrap" || return 1
+	# its completion survives, as a record that names the overwritten entry
+	expect_eq "late completion" "$($Q count call=recv complete=true ret=1 args.late_exit_of='*' < d.json)" 1 || return 1
+	expect_ge "blocked for the whole wrap (ns)" "$($Q values dur_ns call=recv < d.json)" 50000000
+}
+run_case late_completion_after_wrap t_late_completion

@@ -11,10 +11,20 @@
  *   scenarios eof-reads      reads again after the peer's FIN */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
 #include "common.h"
+
+static void *late_reader(void *arg)
+{
+	int *sv = arg;
+	char c;
+	ssize_t n = recv(sv[1], &c, 1, 0);
+	printf("late recv %zd\n", n);
+	return NULL;
+}
 
 static int pair_tcp(int *server_side)
 {
@@ -158,6 +168,19 @@ int main(int argc, char **argv)
 		send(fd, "hi", 2, 0);
 		close(fd);
 		close(l);
+	} else if (!strcmp(m, "late")) {
+		/* a thread blocks in recv while the main thread wraps the whole ring; the recv's
+		 * completion must still be logged (as a late record naming its entry) */
+		static int sv[2];
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		pthread_t t;
+		pthread_create(&t, NULL, late_reader, sv);
+		usleep(100000);
+		int v = 1;
+		for (int i = 0; i < 30000; i++)
+			setsockopt(sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
+		send(sv[0], "!", 1, 0);
+		pthread_join(t, NULL);
 	} else if (!strcmp(m, "v6")) {
 		int l = socket(AF_INET6, SOCK_STREAM, 0);
 		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
