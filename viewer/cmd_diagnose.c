@@ -77,16 +77,15 @@ static void set_step(struct step *s, const struct st_record *r, const char *note
 		snprintf(s->note, sizeof(s->note), "%s", note);
 }
 
+/* any call that writes to or reads from the socket, the mmsg and splice ones included */
 static int is_out(int c)
 {
-	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE ||
-	       c == ST_C_WRITEV || c == ST_C_SENDFILE || c == ST_C_SENDMMSG || c == ST_C_SPLICE;
+	return st_call_sends(c) || c == ST_C_SENDMMSG || c == ST_C_SPLICE;
 }
 
 static int is_in(int c)
 {
-	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ ||
-	       c == ST_C_READV || c == ST_C_RECVMMSG;
+	return st_call_receives(c) || c == ST_C_RECVMMSG;
 }
 
 static int is_wait(int c)
@@ -319,20 +318,12 @@ static void frame_text(char *buf, size_t n, struct symb *sy, const struct step *
 		snprintf(buf, n, "%s+%#llx", r->module, (unsigned long long)r->mod_off);
 }
 
-static int diagnose_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c == 'j')
-		*(int *)ctx = 1;
-	return 0;
-}
-
 int command_diagnose(int argc, char **argv)
 {
 	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
 	struct filter flt;
 	int json = 0;
-	const struct cmd_opts o = { "diagnose", "j", own, usage, diagnose_opt, &json };
+	const struct cmd_opts o = { "diagnose", "j", own, usage, cmd_flag, &json };
 	int rc = cmd_parse(argc, argv, &o, &flt);
 	if (rc >= 0)
 		return rc;

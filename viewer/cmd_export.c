@@ -456,16 +456,6 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *prima
 	return c;
 }
 
-static int is_out_call(int c)
-{
-	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE || c == ST_C_WRITEV;
-}
-
-static int is_in_call(int c)
-{
-	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ || c == ST_C_READV;
-}
-
 #define SEG 65000u
 
 static void tcp_data(struct export_ctx *x, const struct st_record *r, struct conn *c, int outbound,
@@ -527,7 +517,7 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 			return;
 		char addr[160] = "";
 		struct st_tlv_view t;
-		if (st_tlv_find(r, is_out_call(c0) ? ST_T_ADDR : ST_T_PEER, &t))
+		if (st_tlv_find(r, (st_call_sends(c0) && c0 != ST_C_SENDFILE) ? ST_T_ADDR : ST_T_PEER, &t))
 			st_fmt_addr(t.p, t.len, addr, sizeof(addr));
 		else
 			snprintf(addr, sizeof(addr), "%s", s->peer);
@@ -537,8 +527,8 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		struct pcap_state *p = x->state;
 		char key[400];
 		struct dgram *dg;
-		snprintf(key, sizeof(key), "%s|%s|%lld", is_out_call(c0) ? s->local : addr,
-		         is_out_call(c0) ? addr : s->local, (long long)r->ret);
+		snprintf(key, sizeof(key), "%s|%s|%lld", (st_call_sends(c0) && c0 != ST_C_SENDFILE) ? s->local : addr,
+		         (st_call_sends(c0) && c0 != ST_C_SENDFILE) ? addr : s->local, (long long)r->ret);
 		HASH_FIND_STR(p->dgrams, key, dg);
 		if (!dg) {
 			dg = calloc(1, sizeof(*dg));
@@ -547,10 +537,10 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		}
 		/* count > 0: sends made packets their receives have not matched yet; < 0: the other
 		 * way round (a blocked recvfrom entered before the send that fed it) */
-		if (is_out_call(c0)) {
+		if ((st_call_sends(c0) && c0 != ST_C_SENDFILE)) {
 			if (dg->count++ >= 0)
 				packet(x, r, &me, &other, IPPROTO_UDP, 0, 0, 0, data, dlen, (size_t)r->ret, cm);
-		} else if (is_in_call(c0)) {
+		} else if (st_call_receives(c0)) {
 			if (dg->count-- <= 0)
 				packet(x, r, &other, &me, IPPROTO_UDP, 0, 0, 0, data, dlen, (size_t)r->ret, cm);
 		}
@@ -579,9 +569,9 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		handshake(x, r, c, 0, cm);
 	if (c->rst)
 		return;
-	if (is_out_call(c0) && r->ret > 0)
+	if ((st_call_sends(c0) && c0 != ST_C_SENDFILE) && r->ret > 0)
 		tcp_data(x, r, c, 1, data, dlen, (size_t)r->ret, cm);
-	else if (is_in_call(c0) && r->ret > 0)
+	else if (st_call_receives(c0) && r->ret > 0)
 		tcp_data(x, r, c, 0, data, dlen, (size_t)r->ret, cm);
 	if (ev & EV_PEER_FIN && !c->fin_b) {
 		packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_FIN | F_ACK, NULL, 0, 0, cm);

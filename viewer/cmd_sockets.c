@@ -151,20 +151,12 @@ static void usage(FILE *out)
 	      "example: socktrace sockets --addr 127.0.0.1:6379 --errors\n", out);
 }
 
-static int sockets_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c == 'j')
-		*(int *)ctx = 1;
-	return 0;
-}
-
 int command_sockets(int argc, char **argv)
 {
 	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
 	struct filter f;
 	int json = 0;
-	const struct cmd_opts o = { "sockets", "j", own, usage, sockets_opt, &json };
+	const struct cmd_opts o = { "sockets", "j", own, usage, cmd_flag, &json };
 	int rc = cmd_parse(argc, argv, &o, &f);
 	if (rc >= 0)
 		return rc;

@@ -87,20 +87,12 @@ static void usage(FILE *out)
 	      "example: socktrace timeline --stack --errors socktrace.data\n", out);
 }
 
-static int timeline_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c == 's')
-		*(int *)ctx = 1;
-	return 0;
-}
-
 int command_timeline(int argc, char **argv)
 {
 	static const struct option own[] = { { "stack", no_argument, NULL, 's' }, { 0, 0, 0, 0 } };
 	struct filter f;
 	int stack = 0;
-	const struct cmd_opts o = { "timeline", "s", own, usage, timeline_opt, &stack };
+	const struct cmd_opts o = { "timeline", "s", own, usage, cmd_flag, &stack };
 	int rc = cmd_parse(argc, argv, &o, &f);
 	if (rc >= 0)
 		return rc;

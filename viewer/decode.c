@@ -29,6 +29,18 @@ const char *st_call_name(int call)
 	return call > 0 && call < ST_C_COUNT ? call_names[call] : "?";
 }
 
+int st_call_sends(int c)
+{
+	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE ||
+	       c == ST_C_WRITEV || c == ST_C_SENDFILE;
+}
+
+int st_call_receives(int c)
+{
+	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ ||
+	       c == ST_C_READV;
+}
+
 const char *st_errno_name(int err)
 {
 	if (err == 0)

@@ -10,6 +10,10 @@
 #include "reader.h"
 
 const char *st_call_name(int call);
+/* Calls whose result is payload bytes sent (send, sendto, sendmsg, write, writev, sendfile)
+ * or received (recv, recvfrom, recvmsg, read, readv); the mmsg calls count messages. */
+int st_call_sends(int call);
+int st_call_receives(int call);
 const char *st_errno_name(int err);          /* "EPIPE"; NULL for 0 */
 const char *st_family_name(int family);
 void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen);

@@ -247,18 +247,6 @@ static void snapshot_fork(struct lc *lc, int pid, int child)
 	}
 }
 
-static int is_data_out(int c)
-{
-	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE ||
-	       c == ST_C_WRITEV || c == ST_C_SENDFILE;
-}
-
-static int is_data_in(int c)
-{
-	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ ||
-	       c == ST_C_READV;
-}
-
 static void note_error(struct lc_sock *s, const struct st_record *r)
 {
 	if (!r->complete || r->ret >= 0 || !r->err || r->err == EAGAIN || r->err == EINPROGRESS ||
@@ -561,13 +549,13 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		}
 		break;
 	default:
-		if (is_data_out(c) && ok) {
+		if (st_call_sends(c) && ok) {
 			s->bytes_out += (uint64_t)r->ret;
 			if (!s->local[0])
 				set_addr(s->local, r, ST_T_LOCAL);
 			if (c == ST_C_SENDTO)
 				add_peer(s, r, ST_T_ADDR);
-		} else if (is_data_in(c) && ok) {
+		} else if (st_call_receives(c) && ok) {
 			s->bytes_in += (uint64_t)r->ret;
 			if (r->ret == 0 && s->type == SOCK_STREAM && r->a[0] > 0) {
 				if (!s->peer_fin)

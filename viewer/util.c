@@ -212,6 +212,14 @@ void pager_end(void)
 	pager_pid = 0;
 }
 
+int cmd_flag(int code, const char *arg, void *ctx)
+{
+	(void)code;
+	(void)arg;
+	*(int *)ctx = 1;
+	return 0;
+}
+
 int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 {
 	static const struct option common[] = { FILTER_LONGOPTS, { "help", no_argument, NULL, 'h' } };

@@ -51,6 +51,9 @@ struct cmd_opts {
 	void *ctx;
 };
 
+/* cmd_opts.handle for a command whose only own option is a flag: sets *(int *)ctx. */
+int cmd_flag(int code, const char *arg, void *ctx);
+
 /* Parse argv (colour set up, filters into *f). Returns -1 to go on, with optind at the
  * first PATH; otherwise the exit status to return (0 after --help, 2 on bad usage). */
 int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f);
