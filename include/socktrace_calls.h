@@ -37,6 +37,7 @@
  *   exec                  STR path; an exec that worked never completes
  *   inherited             a socket found open when the tracer started (fd; LOCAL, PEER)
  *   unseen                a socket first seen in a call, made where we could not see it
+ *   exit                  the process ends: a0 status given to exit()/_exit()
  */
 #define ST_CALLS(X) \
 	X(SOCKET, "socket") X(SOCKETPAIR, "socketpair") X(BIND, "bind") X(LISTEN, "listen") \
@@ -52,7 +53,7 @@
 	X(EPOLL_CTL, "epoll_ctl") X(EPOLL_WAIT, "epoll_wait") X(EPOLL_PWAIT, "epoll_pwait") \
 	X(GETADDRINFO, "getaddrinfo") X(SIGNAL, "signal") X(SIGACTION, "sigaction") \
 	X(FORK, "fork") X(VFORK, "vfork") X(POSIX_SPAWN, "posix_spawn") X(EXEC, "exec") \
-	X(INHERITED, "inherited") X(UNSEEN, "unseen")
+	X(INHERITED, "inherited") X(UNSEEN, "unseen") X(EXIT, "exit")
 
 enum st_callid {
 	ST_C_NONE = 0,
@@ -61,5 +62,11 @@ enum st_callid {
 #undef ST_X_ENUM
 	ST_C_COUNT
 };
+
+_Static_assert(ST_C_COUNT <= 256, "call ids fit a byte");
+
+/* The catalogue's names as one string: part of the layout fingerprint. */
+#define ST_X_NAMESTR(id, name) name ","
+#define ST_CALL_NAMES ST_CALLS(ST_X_NAMESTR)
 
 #endif

@@ -48,7 +48,7 @@ static void note_found(int fd, int call, int origin)
 	int dom, type, proto;
 	int saved = errno;
 	st_sock_kind(fd, &dom, &type, &proto);
-	if (!st_g.ring_ok && st_ring_lazy_open() != 0) {
+	if (!st_g.on && st_attach() != 0) {
 		errno = saved;
 		return;
 	}
@@ -58,19 +58,14 @@ static void note_found(int fd, int call, int origin)
 }
 
 /*
- * 1 if fd is a socket of the program. The answer is cached per fd number; an fd never seen
- * before is probed once with fstat, and a socket found that way (made where we could not
- * see it: inside libc, by a static helper, in a parent before exec) is logged as "unseen".
+ * The fd's kind is not cached yet: probe it once with fstat. A socket found that way (made
+ * where we could not see it: inside libc, by a static helper, in a parent before exec) is
+ * logged as "unseen".
  */
-int st_is_sock(int fd)
+int st_is_sock_slow(int fd)
 {
-	if (fd < 0)
+	if (fd < 0 || st_g.seccomp)
 		return 0;
-	if (likely(fd < ST_FDTAB)) {
-		int k = st_fdkind[fd] & FK_MASK;
-		if (likely(k != FK_UNKNOWN))
-			return k == FK_SOCK;
-	}
 	if (!st_ready())
 		return 0;
 	int s = probe_sock(fd);

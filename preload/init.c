@@ -1,4 +1,4 @@
-/* Start-up of libsocktrace.so: configuration, the ring file, the module map, fork, libunwind. */
+/* Start-up of libsocktrace.so: configuration, libunwind, fork, exit, and saying things once. */
 #include "st_preload.h"
 
 #include <dlfcn.h>
@@ -13,26 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 struct st_global st_g;
 __thread struct st_tls st_tls __attribute__((tls_model("initial-exec")));
-
-static struct st_sock *parent_socktab;  /* fork child: the parent's table, until copied */
-static uint8_t *parent_map;
-static size_t parent_map_len;
-
-uint64_t st_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int st_gettid(void)
 {
@@ -55,6 +41,20 @@ void st_say(const char *fmt, ...)
 	buf[n++] = '\n';
 	syscall(SYS_write, 2, buf, n);
 	errno = saved;
+}
+
+/* Say something at most once per process. */
+void st_say_once(int what, const char *fmt, ...)
+{
+	static int said[ST_SAY_MAX];
+	if (what <= 0 || what >= ST_SAY_MAX || __atomic_exchange_n(&said[what], 1, __ATOMIC_ACQ_REL))
+		return;
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	st_say("%s", buf);
 }
 
 static long enosys_stub(void)
@@ -99,17 +99,19 @@ static uint64_t parse_size(const char *s, int *ok)
 	return v;
 }
 
+#define DEFAULT_SIZE (64ull << 20)
+
 static void config(struct st_config *cfg)
 {
 	const char *v;
 	int ok;
-	cfg->size = 16ull << 20;
+	cfg->size = DEFAULT_SIZE;
 	cfg->depth = 16;
 	cfg->payload = 0;
 	if ((v = getenv("SOCKTRACE_SIZE")) && *v) {
 		uint64_t s = parse_size(v, &ok);
-		if (!ok || s < (4ull << 20) || s > (64ull << 30))
-			st_say("socktrace: SOCKTRACE_SIZE='%s' is not a size from 4M to 64G; using 16M", v);
+		if (!ok || s < (1ull << 20) || s > (64ull << 30))
+			st_say("socktrace: SOCKTRACE_SIZE='%s' is not a size from 1M to 64G; using 64M", v);
 		else
 			cfg->size = s;
 	}
@@ -139,268 +141,7 @@ static void config(struct st_config *cfg)
 			snprintf(cwd, sizeof(cwd), ".");
 		snprintf(cfg->dir, sizeof(cfg->dir), "%s/%s", cwd, v);
 	}
-}
-
-/* ---- small file helpers on raw syscalls ---- */
-
-static ssize_t read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = syscall(SYS_read, fd, buf, cap);
-	syscall(SYS_close, fd);
-	return n;
-}
-
-static uint64_t start_ticks(void)
-{
-	char buf[1024];
-	ssize_t n = read_file("/proc/self/stat", buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* field 3 is state, right after ") "; starttime is field 22 */
-	int field = 2;
-	for (p++; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	return strtoull(p, NULL, 10);
-}
-
-static int mkdirs(const char *dir)
-{
-	char tmp[1024];
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p == '/') {
-			*p = 0;
-			syscall(SYS_mkdirat, AT_FDCWD, tmp, 0755);
-			*p = '/';
-		}
-	}
-	if (syscall(SYS_mkdirat, AT_FDCWD, tmp, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-/* ---- modules: load bases and build-ids for offline symbolization ---- */
-
-static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
-{
-	(void)size;
-	(void)data;
-	struct st_file_hdr *h = st_g.hdr;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	const uint8_t *bid = NULL;
-	unsigned bid_len = 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD) {
-			if (a < lo)
-				lo = a;
-			if (a + ph->p_memsz > hi)
-				hi = a + ph->p_memsz;
-		} else if (ph->p_type == PT_NOTE && !bid) {
-			const uint8_t *p = (const uint8_t *)a, *end = p + ph->p_memsz;
-			while (p + sizeof(ElfW(Nhdr)) <= end) {
-				const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-				const uint8_t *name = p + sizeof(*nh);
-				const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
-				if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-				    memcmp(name, "GNU", 4) == 0) {
-					bid = desc;
-					bid_len = nh->n_descsz > 20 ? 20 : nh->n_descsz;
-					break;
-				}
-				p = desc + ((nh->n_descsz + 3) & ~3u);
-			}
-		}
-	}
-	if (hi == 0)
-		return 0;
-	uint32_t n = h->nmodules;
-	for (uint32_t i = 0; i < n; i++)
-		if (st_g.mods[i].base == info->dlpi_addr && st_g.mods[i].lo == lo)
-			return 0;
-	if (n >= ST_MAX_MODULES)
-		return 1;
-	struct st_module *m = &st_g.mods[n];
-	m->base = info->dlpi_addr;
-	m->lo = lo;
-	m->hi = hi;
-	m->build_id_len = (uint8_t)bid_len;
-	if (bid)
-		memcpy(m->build_id, bid, bid_len);
-	const char *name = info->dlpi_name;
-	if (!name || !*name) {
-		ssize_t k = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", m->path,
-		                    sizeof(m->path) - 1);
-		m->path[k > 0 ? k : 0] = 0;
-	} else {
-		snprintf(m->path, sizeof(m->path), "%s", name);
-	}
-	__atomic_store_n(&m->valid, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&h->nmodules, n + 1, __ATOMIC_RELEASE);
-	return 0;
-}
-
-void st_modules_scan(void)
-{
-	if (st_g.ring_ok)
-		dl_iterate_phdr(module_cb, NULL);
-}
-
-/* ---- the ring file ---- */
-
-static void copy_parent_socktab(void)
-{
-	if (!parent_socktab)
-		return;
-	for (int fd = 0; fd < ST_SOCKTAB_N; fd++) {
-		const struct st_sock *p = &parent_socktab[fd];
-		if (p->seq && !(p->seq & 1) && p->origin != ST_OR_NONE && (st_fdkind[fd] & FK_MASK) == FK_SOCK)
-			st_g.socktab[fd] = *p;
-	}
-	munmap(parent_map, parent_map_len);
-	parent_socktab = NULL;
-	parent_map = NULL;
-}
-
-/* The SIGPIPE disposition when the ring starts, so a later diagnosis knows it even when
- * signal(SIGPIPE, ...) was called before the first socket call. */
-static void record_sigpipe_state(void)
-{
-	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } ka;
-	if (syscall(SYS_rt_sigaction, SIGPIPE, NULL, &ka, 8) != 0)
-		return;
-	uint64_t h = ka.handler == (void *)SIG_DFL ? 0 : ka.handler == (void *)SIG_IGN ? 1
-	             : (uint64_t)(uintptr_t)ka.handler;
-	st_event(ST_C_SIGACTION, -1, SIGPIPE, h, ka.flags | (1ull << 63), 0);
-}
-
-/*
- * Create, size and map this process's ring file, and close its fd at once so the program
- * can neither see nor close it. Returns 0, or -1 after saying why (tracing then stops).
- */
-int st_ring_open(void)
-{
-	int saved = errno, rc = -1, fd = -1;
-	char comm[32] = "", path[1200];
-	size_t meta, len;
-	ssize_t k = read_file("/proc/self/comm", comm, sizeof(comm) - 1);
-	comm[k > 0 ? k : 0] = 0;
-	for (char *p = comm; *p; p++)
-		if (*p == '\n' || *p == '/' || *p == ' ')
-			*p = *p == '\n' ? 0 : '_';
-	if (!comm[0])
-		snprintf(comm, sizeof(comm), "proc");
-	uint64_t st = start_ticks();
-	int pid = (int)syscall(SYS_getpid);
-	if (mkdirs(st_g.cfg.dir) < 0) {
-		st_say("socktrace: cannot create %s: %s; tracing disabled", st_g.cfg.dir, strerror(errno));
-		goto out;
-	}
-	for (int i = 0; i < 100; i++) {
-		if (i == 0)
-			snprintf(path, sizeof(path), "%s/%s.%d.%llu.ring", st_g.cfg.dir, comm, pid,
-			         (unsigned long long)st);
-		else
-			snprintf(path, sizeof(path), "%s/%s.%d.%llu.%d.ring", st_g.cfg.dir, comm, pid,
-			         (unsigned long long)st, i);
-		fd = (int)syscall(SYS_openat, AT_FDCWD, path,
-		                  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		st_say("socktrace: cannot create a ring file in %s: %s; tracing disabled", st_g.cfg.dir,
-		       strerror(errno));
-		goto out;
-	}
-	meta = 4096 + sizeof(struct st_module) * ST_MAX_MODULES +
-	       sizeof(struct st_sock) * ST_SOCKTAB_N;
-	meta = (meta + ST_CHUNK_SLOTS * ST_SLOT_SIZE - 1) & ~((size_t)ST_CHUNK_SLOTS * ST_SLOT_SIZE - 1);
-	len = st_g.cfg.size;
-	if (len < meta + 2 * ST_CHUNK_SLOTS * ST_SLOT_SIZE)
-		len = meta + 2 * ST_CHUNK_SLOTS * ST_SLOT_SIZE;
-	st_g.nchunks = (uint32_t)((len - meta) / (ST_CHUNK_SLOTS * ST_SLOT_SIZE));
-	len = meta + (size_t)st_g.nchunks * ST_CHUNK_SLOTS * ST_SLOT_SIZE;
-	/* reserve the blocks now: a sparse file would SIGBUS the program when the disk fills */
-	if (syscall(SYS_fallocate, fd, 0, 0, (off_t)len) < 0) {
-		st_say("socktrace: cannot reserve %zu bytes for %s: %s; tracing disabled", len, path,
-		       strerror(errno));
-		syscall(SYS_unlinkat, AT_FDCWD, path, 0);
-		goto out;
-	}
-	st_g.map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (st_g.map == MAP_FAILED) {
-		st_say("socktrace: cannot map %s: %s; tracing disabled", path, strerror(errno));
-		st_g.map = NULL;
-		syscall(SYS_unlinkat, AT_FDCWD, path, 0);
-		goto out;
-	}
-	st_g.map_len = len;
-	/* Fault the pages in writable now (up to 256M): a first write to a shared file page on
-	 * the hot path is a page fault of microseconds, one per 16 records (measured: 10,000
-	 * faults in 400k calls, ~50 ns a call). MAP_POPULATE maps shared pages read-only. */
-	if (len <= (256u << 20) && madvise(st_g.map, len, 23 /* MADV_POPULATE_WRITE */) != 0)
-		madvise(st_g.map, len, MADV_WILLNEED);
-	struct st_file_hdr *h = st_g.hdr = (struct st_file_hdr *)st_g.map;
-	h->version = ST_VERSION;
-	h->hdr_size = 4096;
-	h->slot_size = ST_SLOT_SIZE;
-	h->chunk_slots = ST_CHUNK_SLOTS;
-	h->nchunks = st_g.nchunks;
-	h->max_modules = ST_MAX_MODULES;
-	h->socktab_n = ST_SOCKTAB_N;
-	h->sock_size = sizeof(struct st_sock);
-	h->file_size = len;
-	h->mod_off = 4096;
-	h->socktab_off = h->mod_off + sizeof(struct st_module) * ST_MAX_MODULES;
-	h->chunks_off = meta;
-	struct timespec m, r;
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &r);
-	h->mono_ns = (uint64_t)m.tv_sec * 1000000000ull + (uint64_t)m.tv_nsec;
-	h->real_ns = (uint64_t)r.tv_sec * 1000000000ull + (uint64_t)r.tv_nsec;
-	h->start_ticks = st;
-	h->pid = pid;
-	h->ppid = (int)syscall(SYS_getppid);
-	h->stack_depth = (uint32_t)st_g.stacks;
-	h->payload_cap = st_g.cfg.payload;
-	h->flags = parent_map ? ST_HF_FORK_CHILD : 0;
-	snprintf(h->comm, sizeof(h->comm), "%s", comm);
-	k = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", h->exe, sizeof(h->exe) - 1);
-	h->exe[k > 0 ? k : 0] = 0;
-	k = read_file("/proc/self/cmdline", h->cmdline, sizeof(h->cmdline));
-	h->cmdline_len = k > 0 ? (uint32_t)k : 0;
-	st_g.mods = (struct st_module *)(st_g.map + h->mod_off);
-	st_g.socktab = (struct st_sock *)(st_g.map + h->socktab_off);
-	st_g.chunks = st_g.map + h->chunks_off;
-	st_g.pid = pid;
-	st_tls.chunk = NULL;  /* any chunk this thread held was in a parent's ring */
-	__atomic_store_n(&st_g.ring_ok, 1, __ATOMIC_RELEASE);
-	copy_parent_socktab();
-	st_modules_scan();
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(h->magic, ST_MAGIC, 8);
-	rc = 0;
-	record_sigpipe_state();
-	st_fd_report_inherited();
-out:
-	if (fd >= 0)
-		syscall(SYS_close, fd);
-	if (rc != 0) {
-		st_g.ring_ok = 0;
-		__atomic_store_n(&st_g.state, ST_DISABLED, __ATOMIC_RELEASE);
-	}
-	errno = saved;
-	return rc;
+	snprintf(cfg->path, sizeof(cfg->path), "%s/%s", cfg->dir, ST_TRACE_FILE);
 }
 
 /* ---- libunwind, loaded privately so it cannot capture the program's _Unwind_* calls ---- */
@@ -460,23 +201,26 @@ static void stacks_init(void)
 	st_tls.nesting--;
 }
 
-static void atfork_child(void)
+/* ---- fork and exit ---- */
+
+/* In a fork child (fork, vfork run as fork, _Fork, a raw clone): the process needs its own
+ * entry, made at its first socket call; the parent's span is left to the parent. */
+void st_after_fork_child(void)
 {
 	st_g.gen++;
-	st_tls.gen = st_g.gen;
-	st_tls.chunk = NULL;
-	st_tls.tid = 0;
-	st_tls.claiming = 0;
+	st_g.parent_id = st_g.on ? st_g.proc_id : 0;
+	st_g.proc_id = 0;
 	st_g.pid = (int)syscall(SYS_getpid);
-	if (st_g.ring_ok) {
-		parent_map = st_g.map;
-		parent_map_len = st_g.map_len;
-		parent_socktab = st_g.socktab;
-	}
-	st_g.ring_ok = 0;
-	if (st_g.ring_lazy == 2 || st_g.ring_lazy == 0)
-		st_g.ring_lazy = 1;
+	__atomic_store_n(&st_g.on, 0, __ATOMIC_RELEASE);
+	if (st_g.attach_lock == 1)
+		st_g.attach_lock = 0;
 	st_fd_report_inherited_forget();
+}
+
+static void exit_hook(int status, void *arg)
+{
+	(void)arg;
+	st_proc_exit(status);
 }
 
 static void st_init(void)
@@ -498,30 +242,16 @@ static void st_init(void)
 	st_g.hidden_base = 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 128)
 		st_g.hidden_base = (int)((rl.rlim_cur > 4096 ? 4096 : rl.rlim_cur) - 16);
+	st_sock_init();
 	stacks_init();
-	st_g.ring_lazy = 1;
-	pthread_atfork(NULL, NULL, atfork_child);
-	__atomic_store_n(&st_g.state, ST_READY, __ATOMIC_RELEASE);
+	pthread_atfork(NULL, NULL, st_after_fork_child);
+	on_exit(exit_hook, NULL);
 	st_fd_scan();
+	/* an image exec'd into a trace maps it at once, so a later setuid or chroot cannot
+	 * keep it out; a trace is only created at the first socket call */
+	st_trace_map(0);
+	__atomic_store_n(&st_g.state, ST_READY, __ATOMIC_RELEASE);
 	errno = saved;
-}
-
-/*
- * Create the ring on first need. One thread creates it; others that need it meanwhile
- * wait the fraction of a millisecond it takes. 0 when the ring is there.
- */
-int st_ring_lazy_open(void)
-{
-	int expect = 1;
-	if (__atomic_compare_exchange_n(&st_g.ring_lazy, &expect, 2, 0, __ATOMIC_ACQ_REL,
-	                                __ATOMIC_ACQUIRE)) {
-		int rc = st_ring_open();
-		__atomic_store_n(&st_g.ring_lazy, 0, __ATOMIC_RELEASE);
-		return rc;
-	}
-	while (__atomic_load_n(&st_g.ring_lazy, __ATOMIC_ACQUIRE) == 2)
-		syscall(SYS_sched_yield);
-	return __atomic_load_n(&st_g.ring_ok, __ATOMIC_ACQUIRE) ? 0 : -1;
 }
 
 int st_ready(void)
@@ -546,10 +276,7 @@ ST_EXPORT void *dlopen(const char *file, int mode)
 	if (!real_dlopen_p)
 		real_dlopen_p = dlsym(RTLD_NEXT, "dlopen");
 	void *h = real_dlopen_p(file, mode);
-	if (h && __atomic_load_n(&st_g.state, __ATOMIC_ACQUIRE) == ST_READY) {
-		int saved = errno;
+	if (h && __atomic_load_n(&st_g.on, __ATOMIC_ACQUIRE))
 		st_modules_scan();
-		errno = saved;
-	}
 	return h;
 }

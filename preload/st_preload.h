@@ -1,4 +1,4 @@
-/* Internal interfaces of libsocktrace.so: global state, the record API, fd bookkeeping. */
+/* Internal interfaces of libsocktrace.so: global state, the record API, fd and socket bookkeeping. */
 #ifndef ST_PRELOAD_H
 #define ST_PRELOAD_H
 
@@ -22,39 +22,58 @@ struct st_config {
 	unsigned depth;
 	unsigned payload;
 	char dir[1024];
+	char path[1100];                /* dir/trace.ring */
 };
 
 struct st_global {
 	int state;                      /* enum st_state, accessed atomically */
+	int on;                         /* 1: the trace is mapped and this process has its entry */
+	int tsc;                        /* timestamps are rdtsc ticks */
+	int stacks;                     /* stack depth in use (0 = off) */
 	struct st_config cfg;
-	int ring_ok;                    /* this process has a mapped ring */
-	int ring_lazy;                  /* 1: create the ring on first need, 2: being created */
+	/* the trace file (trace.c) */
 	uint8_t *map;
 	size_t map_len;
-	struct st_file_hdr *hdr;
-	uint8_t *chunks;
-	uint32_t nchunks;
-	struct st_sock *socktab;
-	struct st_module *mods;
+	struct st_trace_hdr *hdr;
+	struct st_proc *procs;
+	struct st_sock *socks;
+	struct st_modfile *modf;
+	struct st_modinst *modi;
+	uint64_t *btab;
+	uint8_t *ring;
+	uint64_t ring_bytes;
+	int attach_lock;                /* 0 free, 1 a thread is attaching this process */
+	/* this process (proc.c) */
+	uint32_t proc_id;               /* our entry, 0 until the first record */
+	uint32_t parent_id;             /* fork child: the parent's entry */
+	uint32_t image_id;              /* whose module list we share (fork: the parent's) */
+	uint32_t mods_seen;             /* modules already put in the table by this image */
 	int pid;
+	int seccomp;                    /* a seccomp filter is installed: no syscall of our own */
 	uint32_t gen;                   /* bumped in each fork child */
+	char cmdline[152];              /* copied into fork children's entries */
+	uint32_t cmdline_len;
+	/* libunwind */
 	uintptr_t self_lo, self_hi;     /* our own text: frames to skip */
 	uintptr_t unw_lo, unw_hi;       /* libunwind's text: its calls hit the fd firewall */
 	int (*unw_backtrace)(void **, int);
-	int stacks;                     /* stack depth in use (0 = off) */
 	int hidden_base;                /* where libunwind's pipe fds are moved to */
 };
 
 extern struct st_global st_g;
 
 struct st_tls {
+	uint8_t *cur, *end;             /* free space in the current span */
+	struct st_span *span;           /* current span, NULL if none */
+	int busy;                       /* cur/end/span being changed: a signal handler keeps off */
+	int writing;                    /* record writes in progress on this thread */
 	int nesting;                    /* >0 while inside the tracer on this thread */
 	int tid;
-	uint32_t gen;
-	uint32_t idx;                   /* next free slot in the current chunk */
-	uint8_t *chunk;                 /* current chunk, NULL if none */
-	uint64_t cticket;
-	int claiming;
+	uint32_t gen;                   /* st_g.gen this thread's state belongs to */
+	uint32_t next_blocks;           /* size of the next span this thread claims */
+	int npending;
+	int key_set;                    /* thread-exit hook registered */
+	struct st_span *pending[4];     /* spans to retire when no record write is in progress */
 };
 
 extern __thread struct st_tls st_tls __attribute__((tls_model("initial-exec")));
@@ -62,61 +81,216 @@ extern __thread struct st_tls st_tls __attribute__((tls_model("initial-exec")));
 /* One call being recorded. */
 struct st_call {
 	struct st_rec *r;               /* NULL: not recording */
-	uint64_t ticket;
-	unsigned off, cap;              /* blob write offset and capacity */
-	int err;                        /* errno of the real call */
+	struct st_span *span;           /* span the record lives in */
+	uint64_t pos;                   /* stream position of the record */
+	unsigned len;                   /* bytes reserved for the record */
+	unsigned off;                   /* blob write offset, from the record's start */
+	unsigned extra;                 /* bound of the exit phase's TLV bytes */
+	uint8_t flags;                  /* ST_RF_* */
+	uint8_t kind;                   /* kind to commit: ST_K_ENTERED / COMPLETE / EXIT */
+	uint8_t priv;                   /* the record has a span of its own (retire after it) */
 	uint16_t call;
 	int fd;
-	uint64_t a[3];
-	uint64_t ts_enter;
 	uint32_t gen;                   /* process generation at begin (fork detection) */
+	uint64_t t_enter;
+	uint64_t a[3];
+	uint64_t enter_pos;             /* separate exit record: where the entry was */
 };
 
-/* Lifecycle: init.c */
-int st_ready(void);                 /* 1 when calls should be recorded (may init lazily) */
+/* Stream position of the call's entry record (the viewer's "ticket" of the call). */
+#define ST_ENTRY_POS(c) ((c)->enter_pos ? (c)->enter_pos : (c)->pos)
+
+/* ---- start-up: init.c ---- */
+int st_ready(void);                 /* 1 when calls may be recorded (initialises lazily) */
 void st_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t st_now(void);
+void st_say_once(int what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int st_gettid(void);
 void *st_resolve(const char *name, void **slot);
-int st_ring_open(void);             /* create this process's ring file; 0 ok */
-int st_ring_lazy_open(void);
+void st_after_fork_child(void);     /* fork, _Fork, raw clone: fresh per-process state */
 void st_modules_scan(void);
+int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we unwind */
+int st_capture(uint64_t *frames, int depth);
+enum { ST_SAY_NOSPACE = 1, ST_SAY_PROCS, ST_SAY_TRACE, ST_SAY_MAX };
 
-/* Records: ring.c */
-int st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
-             unsigned extra);
+/* ---- the trace file: trace.c ---- */
+int st_trace_map(int create);       /* map SOCKTRACE_DIR/trace.ring (creating it); 0 ok */
+uint64_t st_clock_mono(void);
+uint64_t st_calibrate_hz(void);
+
+static inline uint64_t st_ts(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (likely(st_g.tsc)) {
+		uint32_t lo, hi;
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		return (uint64_t)hi << 32 | lo;
+	}
+#endif
+	return st_clock_mono();
+}
+
+/* ---- this process's entry: proc.c ---- */
+int st_attach(void);                /* make this process's entry; 0 ok */
+void st_proc_exit(int status);      /* normal exit: mark the entry, retire our spans */
+struct st_proc *st_proc_of(uint32_t id);
+int st_proc_done(uint32_t id);      /* 1 when the process can no longer write (may probe) */
+int st_proc_ended(uint32_t id);     /* 1 when it is known to have ended */
+
+/* ---- spans: ring.c ---- */
+struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp, uint8_t *priv);
+void st_retire(struct st_span *s);
+void st_retire_pending(void);
+void st_thread_exit(void);
+
+static inline void st_sigfence(void) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
+
+/* An increment that a signal handler on this thread cannot tear (one instruction). */
+static inline void st_inc32(uint32_t *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("incl %0" : "+m"(*p) : : "memory");
+#else
+	__atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
+#endif
+}
+
+/*
+ * Claim `len` bytes of this thread's span for one record. The common case is a bump of a
+ * thread-local pointer between two compiler barriers: a signal handler that lands inside
+ * the bump (busy) takes a span of its own instead of racing for this one. A fork child
+ * (st_g.gen moved on) leaves its parent's span alone and claims its own.
+ */
+static inline struct st_rec *st_reserve(unsigned len, uint64_t *pos, struct st_span **sp,
+                                        uint8_t *priv)
+{
+	if (likely(!st_tls.busy && st_tls.gen == st_g.gen)) {
+		st_tls.busy = 1;
+		st_sigfence();
+		uint8_t *p = st_tls.cur;
+		if (likely((uintptr_t)p + len <= (uintptr_t)st_tls.end)) {
+			st_tls.cur = p + len;
+			struct st_span *s = st_tls.span;
+			st_sigfence();
+			st_tls.busy = 0;
+			*pos = s->pos + (uint64_t)(p - (uint8_t *)s);
+			*sp = s;
+			*priv = 0;
+			return (struct st_rec *)p;
+		}
+		st_sigfence();
+		st_tls.busy = 0;
+	}
+	return st_reserve_slow(len, pos, sp, priv);
+}
+
+/* ---- records: record.c ---- */
+int st_begin_slow(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
+                  unsigned extra);
+int st_begin_rec(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
+                 unsigned extra);
 void st_put(struct st_call *c, int type, const void *p, unsigned len);
 void st_put_iov(struct st_call *c, int type, const struct iovec *iov, size_t n, size_t len);
 void st_put_addr(struct st_call *c, int type, const struct sockaddr *sa, socklen_t len);
-void st_enter(struct st_call *c);
-void st_exit(struct st_call *c, long ret);
-void st_done(struct st_call *c);    /* commits and restores errno */
+void st_enter_slow(struct st_call *c);
+void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t);
+void st_done_slow(struct st_call *c);
 void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret);
-void st_sock_note(int fd, int origin, int domain, int type, int protocol, uint64_t ticket);
+
+/*
+ * Begin recording `call` on `fd`; `extra` bounds the TLV bytes the caller adds with st_put
+ * in each phase. Returns 0 (and records nothing) when not tracing. On 1 the caller must go
+ * through st_enter, the real call, st_exit and st_done.
+ */
+static inline int st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1,
+                           uint64_t a2, unsigned extra)
+{
+	if (unlikely(!__atomic_load_n(&st_g.on, __ATOMIC_RELAXED)))
+		return st_begin_slow(c, call, fd, a0, a1, a2, extra);
+	return st_begin_rec(c, call, fd, a0, a1, a2, extra);
+}
+
+/* The entry is written: make it visible (the call may never return). */
+static inline void st_enter(struct st_call *c)
+{
+	if (likely(c->off == c->len && !c->priv)) {
+		__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, ST_K_ENTERED, c->flags), __ATOMIC_RELEASE);
+		st_tls.writing--;
+	} else {
+		st_enter_slow(c);
+	}
+}
+
+/* The call returned `ret` (errno holds its error when ret < 0). */
+static inline void st_exit(struct st_call *c, long ret)
+{
+	int err = ret < 0 ? errno : 0;
+	uint64_t t = st_ts();
+	st_tls.writing++;
+	st_sigfence();
+	if (likely(c->span == st_tls.span && c->extra == 0 && c->gen == st_g.gen && !c->priv)) {
+		struct st_rec *r = c->r;
+		r->t_exit = t;
+		r->ret = ret;
+		r->err = (int16_t)err;
+		c->kind = ST_K_COMPLETE;
+	} else {
+		st_exit_slow(c, ret, err, t);
+	}
+}
+
+/* Commit the record; errno is as the real call left it. */
+static inline void st_done(struct st_call *c)
+{
+	if (likely(c->r && c->off == c->len && !c->priv)) {
+		__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, c->kind, c->flags), __ATOMIC_RELEASE);
+		st_sigfence();
+		if (likely(--st_tls.writing == 0) && unlikely(st_tls.npending))
+			st_retire_pending();
+		st_tls.nesting--;
+	} else {
+		st_done_slow(c);
+	}
+}
+
+/* ---- sockets: socktab.c ---- */
+void st_sock_note(int fd, int origin, int domain, int type, int protocol, uint64_t birth);
 void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer);
 void st_sock_clear(int fd);
 int st_sock_local_unknown(int fd);
 void st_sock_copy(int from, int to);
+int st_sock_kind_known(int fd, int *dom, int *type, int *proto);
+void st_sock_publish_all(void);     /* a new entry: put our live sockets under our id */
+void st_sock_init(void);
 
-/* fds: fdtab.c */
+/* ---- fds: fdtab.c ---- */
 enum st_fdkind { FK_UNKNOWN = 0, FK_SOCK = 1, FK_OTHER = 2, FK_HIDDEN = 3 };
 #define FK_MASK      0x0f
 #define FK_EPOLLSOCK 0x10           /* an epoll fd that watches sockets */
 #define ST_FDTAB     65536
 extern uint8_t st_fdkind[ST_FDTAB];
-int st_is_sock(int fd);             /* knows, or probes once with fstat */
+int st_is_sock_slow(int fd);
+
+/* 1 if fd is a socket of the program: cached per fd number, probed once otherwise. */
+static inline int st_is_sock(int fd)
+{
+	if (likely((unsigned)fd < ST_FDTAB)) {
+		int k = st_fdkind[fd] & FK_MASK;
+		if (likely(k != FK_UNKNOWN))
+			return k == FK_SOCK;
+	}
+	return st_is_sock_slow(fd);
+}
+
 void st_fd_set(int fd, int kind);
 void st_fd_scan(void);              /* sockets open at start: inherited */
-void st_fd_report_inherited(void);  /* log them, once the ring exists */
+void st_fd_report_inherited(void);  /* log them, once the process has its entry */
 void st_fd_report_inherited_forget(void);
 void st_sock_kind(int fd, int *dom, int *type, int *proto);
-int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we unwind */
 int st_fd_hidden(int fd);
 void st_hide_pipe(int fds[2]);
 void st_fd_poison(int fd);
 int st_fd_poisoned_take(int fd);
 int st_fd_unhide(int fd);
 int st_hidden_in(unsigned lo, unsigned hi, int *out, int max);
-
 
 #endif

@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 REAL_DECL(int, getaddrinfo, (const char *, const char *, const struct addrinfo *, struct addrinfo **))
@@ -179,3 +180,78 @@ ST_EXPORT int execle(const char *path, const char *arg, ...)
 	va_end(ap);
 	return execve(path, argv, envp);
 }
+
+/* _Fork runs no atfork handlers: the child's state is reset here. */
+REAL_DECL(pid_t, _Fork, (void))
+
+ST_EXPORT pid_t _Fork(void)
+{
+	struct st_call c;
+	int traced = st_begin(&c, ST_C_FORK, -1, 1, 0, 0, 0);
+	if (traced)
+		st_enter(&c);
+	pid_t r = REAL(_Fork)();
+	if (r == 0)
+		st_after_fork_child();
+	if (traced) {
+		st_exit(&c, r);
+		st_done(&c);
+	}
+	return r;
+}
+
+/* ---- exit: the process's entry says it ended, with its status ---- */
+
+REAL_DECL(void, _exit, (int))
+REAL_DECL(void, _Exit, (int))
+
+ST_EXPORT void _exit(int status)
+{
+	st_proc_exit(status);
+	REAL(_exit)(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+ST_EXPORT void _Exit(int status)
+{
+	st_proc_exit(status);
+	REAL(_Exit)(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+/* ---- credentials and root: map the trace while the process still may ---- */
+
+static void before_drop(void)
+{
+	if (st_ready() && !st_g.map)
+		st_trace_map(1);
+}
+
+static void after_drop(int r)
+{
+	struct st_proc *p = st_proc_of(st_g.proc_id);
+	if (r == 0 && p && st_g.on)
+		__atomic_fetch_or(&p->flags, ST_PF_SETUID, __ATOMIC_RELAXED);
+}
+
+#define CRED_WRAP(name, params, args)                 \
+	REAL_DECL(int, name, params)                      \
+	ST_EXPORT int name params                         \
+	{                                                 \
+		before_drop();                                \
+		int r = REAL(name) args;                      \
+		after_drop(r);                                \
+		return r;                                     \
+	}
+
+CRED_WRAP(setuid, (uid_t u), (u))
+CRED_WRAP(setgid, (gid_t g), (g))
+CRED_WRAP(seteuid, (uid_t u), (u))
+CRED_WRAP(setegid, (gid_t g), (g))
+CRED_WRAP(setreuid, (uid_t r_, uid_t e), (r_, e))
+CRED_WRAP(setregid, (gid_t r_, gid_t e), (r_, e))
+CRED_WRAP(setresuid, (uid_t r_, uid_t e, uid_t s), (r_, e, s))
+CRED_WRAP(setresgid, (gid_t r_, gid_t e, gid_t s), (r_, e, s))
+CRED_WRAP(chroot, (const char *path), (path))

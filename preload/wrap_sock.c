@@ -30,17 +30,19 @@ REAL_DECL(int, getsockname, (int, struct sockaddr *, socklen_t *))
 REAL_DECL(int, getpeername, (int, struct sockaddr *, socklen_t *))
 REAL_DECL(int, pipe2, (int[2], int))
 
-static void learn(int fd, int origin, uint64_t ticket, int dom, int type, int proto)
+static void learn(int fd, int origin, uint64_t birth, int dom, int type, int proto)
 {
 	st_fd_set(fd, FK_SOCK);
-	st_sock_note(fd, origin, dom, type, proto, ticket);
+	st_sock_note(fd, origin, dom, type, proto, birth);
 }
 
-static void learn_accepted(int fd, struct st_call *c)
+/* An accepted socket is of its listener's kind; ask the kernel only when that is unknown. */
+static void learn_accepted(int lfd, int fd, struct st_call *c)
 {
 	int dom, type, proto;
-	st_sock_kind(fd, &dom, &type, &proto);
-	learn(fd, ST_OR_ACCEPT, c->ticket, dom, type, proto);
+	if (!st_sock_kind_known(lfd, &dom, &type, &proto))
+		st_sock_kind(fd, &dom, &type, &proto);
+	learn(fd, ST_OR_ACCEPT, ST_ENTRY_POS(c), dom, type, proto);
 	st_sock_addrs(fd, c, 1, 1);
 }
 
@@ -57,7 +59,7 @@ ST_EXPORT int socket(int domain, int type, int protocol)
 	int r = REAL(socket)(domain, type, protocol);
 	st_exit(&c, r);
 	if (r >= 0)
-		learn(r, ST_OR_SOCKET, c.ticket, domain, type, protocol);
+		learn(r, ST_OR_SOCKET, ST_ENTRY_POS(&c), domain, type, protocol);
 	st_done(&c);
 	return r;
 }
@@ -77,8 +79,8 @@ ST_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	int r = REAL(socketpair)(domain, type, protocol, sv);
 	st_exit(&c, r);
 	if (r == 0) {
-		learn(sv[0], ST_OR_SOCKETPAIR, c.ticket, domain, type, protocol);
-		learn(sv[1], ST_OR_SOCKETPAIR, c.ticket, domain, type, protocol);
+		learn(sv[0], ST_OR_SOCKETPAIR, ST_ENTRY_POS(&c), domain, type, protocol);
+		learn(sv[1], ST_OR_SOCKETPAIR, ST_ENTRY_POS(&c), domain, type, protocol);
 		st_put(&c, ST_T_FDS, sv, 8);
 	}
 	st_done(&c);
@@ -115,7 +117,7 @@ static int accept_common(int id, int fd, struct sockaddr *sa, socklen_t *len, in
 	}
 	st_exit(&c, r);
 	if (r >= 0)
-		learn_accepted(r, &c);
+		learn_accepted(fd, r, &c);
 	st_done(&c);
 	return r;
 }
@@ -135,7 +137,7 @@ ST_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	st_is_sock(fd);
 	TRACED(int, ST_C_CONNECT, fd, 0, 0, 0, 3 * ADDR_ROOM, REAL(connect)(fd, sa, len),
 	       st_put_addr(&c, ST_T_ADDR, sa, len),
-	       if (r == 0 || c.err == EINPROGRESS) st_sock_addrs(fd, &c, 1, r == 0));
+	       if (r == 0 || errno == EINPROGRESS) st_sock_addrs(fd, &c, 1, r == 0));
 }
 
 ST_EXPORT int shutdown(int fd, int how)

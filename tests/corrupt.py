@@ -1,44 +1,46 @@
 #!/usr/bin/env python3
-"""Make damaged copies of a ring file for the reader tests.
+"""Make damaged copies of a trace file for the reader tests.
 
   corrupt.py MODE IN OUT
-  modes: truncate, version, zero-magic, record-byte, torn"""
+  modes: truncate, version, v1, layout, zero-magic, record-word, torn"""
+import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import trace_file  # noqa: E402
+
 mode, src, dst = sys.argv[1:4]
-data = bytearray(open(src, "rb").read())
-SLOT, CHUNK = 256, 256
+t = trace_file.Trace(src)
+data = t.data
 
 
-def records():
-    """(offset, seq) of every slot whose seq says 'complete', in file order."""
-    nchunks, = struct.unpack_from("<I", data, 24)
-    chunks_off, = struct.unpack_from("<Q", data, 64)
-    for c in range(nchunks):
-        base = chunks_off + c * SLOT * CHUNK
-        tp1, = struct.unpack_from("<Q", data, base)
-        if not tp1:
-            continue
-        for i in range(1, CHUNK):
-            off = base + i * SLOT
-            seq, = struct.unpack_from("<Q", data, off)
-            if seq and seq & 7 == 4 and seq >> 3 == (tp1 - 1) * CHUNK + i:
-                yield off, seq
+def last_complete():
+    """The last complete record of a span holding at least two: damage there hides one record."""
+    recs = list(t.records())
+    for sp in t.spans():
+        inside = [r for r in recs if t.ring_off + sp.off <= r[0] < t.ring_off + sp.off + sp.size]
+        if len(inside) >= 2 and inside[-1][2] == trace_file.KIND_COMPLETE:
+            return inside[-1]
+    sys.exit("no span with two records")
 
 
 if mode == "truncate":
     data = data[: len(data) // 2]
 elif mode == "version":
     struct.pack_into("<I", data, 8, 99)
+elif mode == "v1":
+    struct.pack_into("<I", data, 8, 1)
+elif mode == "layout":
+    struct.pack_into("<Q", data, 16, 0x1234)
 elif mode == "zero-magic":
     data[0:8] = bytes(8)
-elif mode == "record-byte":
-    off, _ = list(records())[2]
-    data[off + 40] ^= 0x5A          # inside a[0]: the checksum must catch it
+elif mode == "record-word":
+    off, w, _, _ = last_complete()
+    struct.pack_into("<Q", data, off, w ^ (1 << 40))   # its check no longer matches its place
 elif mode == "torn":
-    off, seq = list(records())[3]
-    struct.pack_into("<Q", data, off, (seq & ~7) | 1)   # writer died while writing
+    off, w, _, _ = last_complete()
+    struct.pack_into("<Q", data, off, w & ~0xff)      # the writer died while writing it
 else:
     sys.exit("unknown mode")
 open(dst, "wb").write(data)

@@ -22,7 +22,7 @@
 struct step {
 	int valid;
 	uint64_t ts;
-	const struct st_file *f;
+	const struct st_pinfo *f;
 	uint32_t tid;
 	int fd, call, err, complete;
 	int64_t ret;
@@ -61,7 +61,7 @@ static void set_step(struct step *s, const struct st_record *r, const char *note
 	memset(s, 0, sizeof(*s));
 	s->valid = 1;
 	s->ts = r->ts_enter;
-	s->f = r->file;
+	s->f = r->proc;
 	s->tid = r->tid;
 	s->fd = r->fd;
 	s->call = r->call;
@@ -349,7 +349,7 @@ int command_diagnose(int argc, char **argv)
 		if (first)
 			t0 = r->ts_enter;
 		first = 0;
-		int pid = r->file->hdr.pid;
+		int pid = r->proc->pid;
 		struct pstate *p;
 		HASH_FIND_INT(ps, &pid, p);
 		if (!p) {
@@ -481,7 +481,7 @@ int command_diagnose(int argc, char **argv)
 		hung[i].ret = 0;
 		add_step(f, &hung[i], "entered, never returned");
 		snprintf(f->why, sizeof(f->why), "thread %u of %s[%d] was blocked in %s when the trace ended "
-		         "(killed, or still waiting)", hung[i].tid, hung[i].f->hdr.comm, hung[i].f->hdr.pid,
+		         "(killed, or still waiting)", hung[i].tid, hung[i].f->comm, hung[i].f->pid,
 		         st_call_name(hung[i].call));
 		snprintf(f->fix, sizeof(f->fix), "if it hung: put a timeout on it (SO_RCVTIMEO, poll with a timeout) "
 		         "and check what the peer was doing at that time");
@@ -531,7 +531,7 @@ int command_diagnose(int argc, char **argv)
 				frame_text(fr, sizeof(fr), sy, st);
 				o->begin_obj(&e, NULL);
 				o->kv_int(&e, "ts_ns", (int64_t)st->ts);
-				o->kv_int(&e, "pid", st->f->hdr.pid);
+				o->kv_int(&e, "pid", st->f->pid);
 				o->kv_int(&e, "tid", st->tid);
 				o->kv_int(&e, "fd", st->fd);
 				o->kv_str(&e, "call", st_call_name(st->call));
@@ -567,7 +567,7 @@ int command_diagnose(int argc, char **argv)
 			else
 				snprintf(res, sizeof(res), "%lld", (long long)st->ret);
 			printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s\n", (double)(st->ts - t0) / 1e9,
-			       st->f->hdr.pid, st->tid, st_call_name(st->call), st->fd,
+			       st->f->pid, st->tid, st_call_name(st->call), st->fd,
 			       !st->complete || st->ret < 0 ? col(C_RED) : "", res, col(C_RESET));
 			if (fr[0] || st->note[0])
 				printf("   %28s %s%s%s%s%s\n", "", st->note, st->note[0] && fr[0] ? "  " : "",

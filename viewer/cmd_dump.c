@@ -42,21 +42,23 @@ void report_damage(struct st_file **files, int n)
 {
 	for (int i = 0; i < n; i++) {
 		const struct st_file *f = files[i];
-		const struct st_file_hdr *h = (const struct st_file_hdr *)f->map;
-		uint64_t lost = h->lost_records, late = h->late_exits, dropped = h->dropped;
+		const struct st_trace_hdr *h = (const struct st_trace_hdr *)f->map;
+		uint64_t lost = h->lost_calls, dropped = h->dropped;
 		if (f->torn)
 			fprintf(stderr, "socktrace: %s: %llu torn record(s): the writer died mid-record; not shown\n",
 			        f->path, (unsigned long long)f->torn);
 		if (f->corrupt)
-			fprintf(stderr, "socktrace: %s: %llu damaged record(s) failed their checksum; not shown\n",
-			        f->path, (unsigned long long)f->corrupt);
+			fprintf(stderr, "socktrace: %s: %llu damaged record(s) (length or check word wrong); "
+			        "rest of their span not shown\n", f->path, (unsigned long long)f->corrupt);
 		if (lost)
-			fprintf(stderr, "socktrace: %s: ring wrapped, %llu oldest record(s) overwritten "
+			fprintf(stderr, "socktrace: %s: ring wrapped, %llu oldest call(s) overwritten "
 			        "(raise SOCKTRACE_SIZE to keep more)\n", f->path, (unsigned long long)lost);
 		if (dropped)
-			fprintf(stderr, "socktrace: %s: %llu call(s) not recorded (ring busy or record too large)\n",
+			fprintf(stderr, "socktrace: %s: %llu call(s) not recorded (no room in the ring)\n",
 			        f->path, (unsigned long long)dropped);
-		(void)late;
+		if (h->procs_dropped)
+			fprintf(stderr, "socktrace: %s: %llu process(es) not traced: the process table was full\n",
+			        f->path, (unsigned long long)h->procs_dropped);
 	}
 }
 
@@ -82,7 +84,7 @@ void record_json(FILE *out, const struct st_record *r, int socket_id, struct sym
 {
 	struct emit e;
 	emit_init(&e, &emit_json, out);
-	const struct st_file_hdr *h = &r->file->hdr;
+	const struct st_pinfo *h = r->proc;
 	e.ops->begin_obj(&e, NULL);
 	e.ops->kv_int(&e, "pid", h->pid);
 	e.ops->kv_int(&e, "tid", r->tid);
@@ -118,7 +120,7 @@ void record_json(FILE *out, const struct st_record *r, int socket_id, struct sym
 				uint64_t a;
 				char buf[512];
 				memcpy(&a, t.p + i, 8);
-				symb_format(sy, r->file, a, buf, sizeof(buf));
+				symb_format(sy, r->proc, a, buf, sizeof(buf));
 				e.ops->kv_str(&e, NULL, buf);
 			}
 		e.ops->end_list(&e);
@@ -134,7 +136,7 @@ static void dump_json(const struct st_record *r)
 
 static void dump_text(const struct st_record *r, uint64_t t0)
 {
-	const struct st_file_hdr *h = &r->file->hdr;
+	const struct st_pinfo *h = r->proc;
 	printf("%12.6f %s[%d:%u] ", (double)(r->ts_enter - t0) / 1e9, h->comm, h->pid, r->tid);
 	st_print_call(stdout, r);
 	putchar('\n');

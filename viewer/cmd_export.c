@@ -79,16 +79,19 @@ static void chrome_header(struct export_ctx *x, struct st_file **files, int n)
 	c->first = 1;
 	x->state = c;
 	fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", x->out);
-	for (int i = 0; i < n; i++) {
-		const struct st_file_hdr *h = &files[i]->hdr;
-		ev_begin(x);
-		fprintf(x->out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
-		        h->pid, h->pid);
-		char name[64];
-		snprintf(name, sizeof(name), "%s %d", h->comm, h->pid);
-		json_string(x->out, name);
-		fputs("}}", x->out);
-	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < files[i]->nprocs; k++) {
+			const struct st_pinfo *h = files[i]->procs[k];
+			if (h->parent && h->parent->pid == h->pid)
+				continue;       /* an exec'd image: the process is named once */
+			ev_begin(x);
+			fprintf(x->out, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
+			        h->pid, h->pid);
+			char name[64];
+			snprintf(name, sizeof(name), "%s %d", h->comm, h->pid);
+			json_string(x->out, name);
+			fputs("}}", x->out);
+		}
 }
 
 static void span(struct export_ctx *x, struct lc_sock *s, const char *ph, uint64_t ts)
@@ -117,14 +120,14 @@ static void instant(struct export_ctx *x, const struct st_record *r, const char 
 {
 	ev_begin(x);
 	fprintf(x->out, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"failure\",\"name\":\"%s\",\"pid\":%d,\"tid\":%u,"
-	        "\"ts\":%.3f,\"args\":{\"fd\":%d,\"call\":\"%s\"}}", name, r->file->hdr.pid, r->tid,
+	        "\"ts\":%.3f,\"args\":{\"fd\":%d,\"call\":\"%s\"}}", name, r->proc->pid, r->tid,
 	        us(x, r->ts_exit ? r->ts_exit : r->ts_enter), r->fd, st_call_name(r->call));
 }
 
 static void chrome_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
 {
 	struct chrome_state *c = x->state;
-	const struct st_file_hdr *h = &r->file->hdr;
+	const struct st_pinfo *h = r->proc;
 	uint64_t key = (uint64_t)(uint32_t)h->pid << 32 | r->tid;
 	struct seen_thread *t;
 	HASH_FIND(hh, c->threads, &key, sizeof(key), t);
@@ -172,7 +175,7 @@ static void chrome_record(struct export_ctx *x, const struct st_record *r, struc
 			uint64_t a;
 			char buf[512];
 			memcpy(&a, tv.p + i, 8);
-			symb_format(x->sy, r->file, a, buf, sizeof(buf));
+			symb_format(x->sy, r->proc, a, buf, sizeof(buf));
 			e.ops->kv_str(&e, NULL, buf);
 		}
 		e.ops->end_list(&e);
@@ -399,8 +402,8 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 		memcpy(b + 24, dst->addr, 16);
 	}
 	/* enhanced packet block: interface 0, ns since the epoch, the call as a comment */
-	const struct st_file_hdr *fh = &r->file->hdr;
-	uint64_t ts = fh->real_ns + ((r->ts_exit ? r->ts_exit : r->ts_enter) - fh->mono_ns);
+	const struct st_trace_hdr *fh = &r->file->hdr;
+	uint64_t ts = fh->real0 + ((r->ts_exit ? r->ts_exit : r->ts_enter) - fh->mono0);
 	size_t clen = strlen(comment), olen = 4 + ((clen + 3) & ~(size_t)3) + 4;
 	size_t body = 20 + ((tot + 3) & ~(size_t)3) + olen;
 	uint8_t *eb = calloc(1, body);
@@ -499,10 +502,10 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 	if (st_tlv_find(r, ST_T_FRAMES, &tv) && tv.len >= 8) {
 		uint64_t a;
 		memcpy(&a, tv.p, 8);
-		symb_format(x->sy, r->file, a, top, sizeof(top));
+		symb_format(x->sy, r->proc, a, top, sizeof(top));
 	}
 	snprintf(cm, sizeof(cm), "%s(fd=%d) = %lld%s%s pid %d tid %u%s%s", st_call_name(r->call), r->fd,
-	         (long long)r->ret, r->err ? " " : "", r->err ? st_errno_name(r->err) : "", r->file->hdr.pid, r->tid,
+	         (long long)r->ret, r->err ? " " : "", r->err ? st_errno_name(r->err) : "", r->proc->pid, r->tid,
 	         top[0] ? " at " : "", top);
 	const uint8_t *data = NULL;
 	size_t dlen = 0;

@@ -1,4 +1,4 @@
-/* socktrace info: what a ring file says about its process: header, modules, live sockets. */
+/* socktrace info: what a trace file says: its header and counters, each process, its modules and live sockets. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,60 +14,82 @@ static const char *origin_name(int o)
 	return o >= 0 && o < (int)(sizeof(n) / sizeof(n[0])) ? n[o] : "?";
 }
 
-static void show(const struct st_file *f)
+static const char *state_name(const struct st_pinfo *p)
 {
-	const struct st_file_hdr *h = &f->hdr;
-	const struct st_file_hdr *live = (const struct st_file_hdr *)f->map;
-	printf("%s\n", f->path);
-	printf("  process    %s pid %d ppid %d%s\n", h->comm, h->pid, h->ppid,
-	       h->flags & ST_HF_FORK_CHILD ? " (fork child)" : "");
-	printf("  exe        %s\n", h->exe);
-	printf("  cmdline   ");
-	for (uint32_t i = 0; i < h->cmdline_len; i++)
-		putchar(h->cmdline[i] ? h->cmdline[i] : ' ');
-	putchar('\n');
-	printf("  started    %llu.%09llu (realtime), monotonic %llu ns\n",
-	       (unsigned long long)(h->real_ns / 1000000000ull), (unsigned long long)(h->real_ns % 1000000000ull),
-	       (unsigned long long)h->mono_ns);
-	printf("  ring       %llu bytes, %u chunks of %u slots; stacks %u frames, payload %u bytes\n",
-	       (unsigned long long)h->file_size, h->nchunks, h->chunk_slots, h->stack_depth, h->payload_cap);
-	printf("  counters   %llu chunks claimed, %llu records overwritten, %llu late exits, %llu dropped\n",
-	       (unsigned long long)live->chunk_counter, (unsigned long long)live->lost_records,
-	       (unsigned long long)live->late_exits, (unsigned long long)live->dropped);
-	printf("  modules    %u\n", h->nmodules);
-	for (uint32_t i = 0; i < h->nmodules; i++) {
-		struct st_module m;
-		memcpy(&m, f->map + h->mod_off + i * sizeof(m), sizeof(m));
-		if (!m.valid)
-			continue;
-		m.path[sizeof(m.path) - 1] = 0;
-		char bid[41] = "-";
-		for (unsigned k = 0; k < m.build_id_len && k < 20; k++)
-			snprintf(bid + 2 * k, 3, "%02x", m.build_id[k]);
-		printf("    %#14llx %-40s %s\n", (unsigned long long)m.base, bid, m.path);
+	switch (p->state) {
+	case ST_PS_LIVE: return "running or killed";
+	case ST_PS_EXITED: return "exited";
+	case ST_PS_GONE: return "killed";
+	case ST_PS_EXECED: return "replaced by exec";
 	}
-	printf("  live sockets (socket table)\n");
-	for (uint32_t fd = 0; fd < h->socktab_n; fd++) {
+	return "not in the process table";
+}
+
+static void show_proc(const struct st_file *f, const struct st_pinfo *p)
+{
+	printf("  process    %s pid %d ppid %d (trace id %u)%s%s\n", p->comm, p->pid, p->ppid, p->id,
+	       p->flags & ST_PF_FORK ? " fork child" : "", p->flags & ST_PF_EXEC ? " exec'd image" : "");
+	printf("    state    %s", state_name(p));
+	if (p->state == ST_PS_EXITED)
+		printf(", status %d", p->exit_status);
+	printf("; uid %u euid %u%s\n", p->uid, p->euid, p->flags & ST_PF_SETUID ? ", changed credentials" : "");
+	printf("    exe      %s\n", p->exe);
+	printf("    cmdline ");
+	for (uint32_t i = 0; i < p->cmdline_len; i++)
+		putchar(p->cmdline[i] ? p->cmdline[i] : ' ');
+	putchar('\n');
+	printf("    modules  %d%s\n", p->nmods, p->image && p->image != p ? " (and its parent's)" : "");
+	for (int i = 0; i < p->nmods; i++) {
+		const struct st_module *m = &p->mods[i];
+		char bid[41] = "-";
+		for (unsigned k = 0; k < m->build_id_len && k < 20; k++)
+			snprintf(bid + 2 * k, 3, "%02x", m->build_id[k]);
+		printf("      %#14llx %-40s %s\n", (unsigned long long)m->base, bid, m->path);
+	}
+	printf("    live sockets (socket table)\n");
+	for (int fd = 0; fd < 65536; fd++) {
 		struct st_sock s;
-		memcpy(&s, f->map + h->socktab_off + fd * sizeof(s), sizeof(s));
-		if (!s.seq || (s.seq & 1) || s.origin == ST_OR_NONE || s.fd != (int32_t)fd)
+		if (!st_sock_lookup(p, fd, &s))
 			continue;
-		char l[160] = "-", p[160] = "-";
+		char l[160] = "-", pe[160] = "-";
 		if (s.local.len && s.local.len <= sizeof(s.local.raw))
 			st_fmt_addr(s.local.raw, s.local.len, l, sizeof(l));
 		if (s.peer.len && s.peer.len <= sizeof(s.peer.raw))
-			st_fmt_addr(s.peer.raw, s.peer.len, p, sizeof(p));
+			st_fmt_addr(s.peer.raw, s.peer.len, pe, sizeof(pe));
 		const char *fam = st_family_name(s.domain);
-		printf("    fd %-5d %-9s %-10s %s -> %s\n", s.fd, fam ? fam : "?", origin_name(s.origin), l, p);
+		printf("      fd %-5d %-9s %-10s %s -> %s\n", fd, fam ? fam : "?", origin_name(s.origin), l, pe);
 	}
+	(void)f;
+}
+
+static void show(const struct st_file *f)
+{
+	const struct st_trace_hdr *h = &f->hdr;
+	const struct st_trace_hdr *live = (const struct st_trace_hdr *)f->map;
+	printf("%s\n", f->path);
+	printf("  trace      %llu bytes: ring %u blocks of %u bytes, %u process slots, %u socket slots\n",
+	       (unsigned long long)h->file_size, h->nblocks, ST_BLOCK, h->nproc, h->nsock);
+	printf("  started    %llu.%09llu (realtime) by pid %d; stacks %u frames, payload %u bytes\n",
+	       (unsigned long long)(h->real0 / 1000000000ull), (unsigned long long)(h->real0 % 1000000000ull),
+	       h->creator_pid, h->stack_depth, h->payload_cap);
+	printf("  clock      %s\n", h->flags & ST_TF_TSC ? "TSC" : "CLOCK_MONOTONIC");
+	printf("  counters   %llu bytes claimed, %llu calls and %llu exits overwritten, %llu dropped, "
+	       "%llu bytes stepped over, %llu processes and %llu sockets without a table slot\n",
+	       (unsigned long long)(live->head - (uint64_t)h->nblocks * ST_BLOCK),
+	       (unsigned long long)live->lost_calls, (unsigned long long)live->lost_exits,
+	       (unsigned long long)live->dropped, (unsigned long long)live->skipped,
+	       (unsigned long long)live->procs_dropped, (unsigned long long)live->socks_dropped);
+	printf("  processes  %d\n", f->nprocs);
+	for (int i = 0; i < f->nprocs; i++)
+		show_proc(f, f->procs[i]);
 }
 
 int command_info(int argc, char **argv)
 {
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		puts("usage: socktrace info [PATH...]\n"
-		     "  Show what each ring file says about its process: pid, exe, command line, ring\n"
-		     "  size and counters, the module map (load bases, build-ids) and the sockets that\n"
+		     "  Show what a trace says: its size and counters, then each process: pid, state,\n"
+		     "  exe, command line, the module map (load bases, build-ids) and the sockets that\n"
 		     "  were still open when it stopped.\n"
 		     "example: socktrace info socktrace.data");
 		return 0;

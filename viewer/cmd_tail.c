@@ -16,11 +16,15 @@
 #include "reader.h"
 #include "util.h"
 
-struct followed {
-	struct st_file *f;
-	uint64_t *cticket;              /* per chunk: the lap we are reading (UINT64_MAX: none) */
-	unsigned *next;                 /* per chunk: next slot to read */
-	uint64_t *pending_since;        /* per chunk: when the record at next was first seen entered */
+#include <uthash.h>
+
+/* Where we are in one span of the trace (keyed by its stream position). */
+struct spanstate {
+	uint64_t pos;
+	struct st_span_pos sp;
+	uint64_t pending_since;         /* when the record at sp was first seen unfinished */
+	int mark;                       /* still in the trace at the last look */
+	UT_hash_handle hh;
 };
 
 static volatile sig_atomic_t stop;
@@ -29,14 +33,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static int is_followed(struct followed *v, int n, const char *path)
-{
-	for (int i = 0; i < n; i++)
-		if (!strcmp(v[i].f->path, path))
-			return 1;
-	return 0;
 }
 
 static uint64_t mono_now(void)
@@ -55,10 +51,10 @@ static int by_ts(const void *a, const void *b)
 static void usage(FILE *out)
 {
 	fputs("usage: socktrace tail [--from-start] [--for SECONDS] [filters] [DIR|FILE]\n"
-	      "  Follow the ring files in DIR (default ./socktrace.data), including rings of processes\n"
-	      "  that start later, and print each call as it completes, until interrupted. A call\n"
-	      "  still blocked after a second is shown once as <unfinished>.\n"
-	      "  --from-start    print what the rings already hold first (default: only new calls)\n"
+	      "  Follow the trace in DIR (default ./socktrace.data), which need not exist yet, and\n"
+	      "  print each call of every process as it completes, until interrupted. A call still\n"
+	      "  blocked after a second is shown once as <unfinished>.\n"
+	      "  --from-start    print what the trace already holds first (default: only new calls)\n"
 	      "  --for SECONDS   stop after this long\n" FILTER_HELP
 	      "example: socktrace tail --addr 127.0.0.1:6379 socktrace.data\n", out);
 }
@@ -99,117 +95,79 @@ int command_tail(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct followed *v = NULL;
-	int nv = 0, first_scan = 1;
+	struct st_file *f = NULL;
+	struct spanstate *spans = NULL;
+	char path[4096];
+	int first_scan = 1;
 	struct lc *lc = lc_new();
 	struct st_record **batch = NULL;
 	size_t nbatch = 0, capbatch = 0;
 	uint64_t started = mono_now(), t0 = 0;
 	int socket_filter = flt.fd >= 0 || flt.addr[0] || flt.errors;
+	if (is_dir || stat(target, &sb) != 0)
+		snprintf(path, sizeof(path), "%s/%s", target, ST_TRACE_FILE);
+	else
+		snprintf(path, sizeof(path), "%s", target);
 	while (!stop && (for_ns < 0 || mono_now() - started < (uint64_t)for_ns)) {
-		/* new ring files (a process that started, or an exec'd image) */
-		char **paths = NULL;
-		int np = 0;
-		if (is_dir || stat(target, &sb) == 0) {
-			char *one[1] = { (char *)target };
-			if (is_dir || S_ISDIR(sb.st_mode)) {
-				is_dir = 1;
-				DIR *d = opendir(target);
-				struct dirent *e;
-				while (d && (e = readdir(d))) {
-					size_t l = strlen(e->d_name);
-					if (l > 5 && !strcmp(e->d_name + l - 5, ".ring")) {
-						paths = realloc(paths, (size_t)(np + 1) * sizeof(*paths));
-						paths[np] = malloc(strlen(target) + l + 2);
-						sprintf(paths[np++], "%s/%s", target, e->d_name);
-					}
-				}
-				if (d)
-					closedir(d);
-			} else {
-				paths = malloc(sizeof(*paths));
-				paths[np++] = strdup(one[0]);
-			}
+		char err[256];
+		if (!f && (f = st_file_open(path, err, sizeof(err))) == NULL && access(path, F_OK) == 0 &&
+		    strncmp(err, "no trace-file magic", 19) != 0) {
+			fprintf(stderr, "socktrace tail: %s: %s\n", path, err);
+			break;
 		}
-		for (int i = 0; i < np; i++) {
-			char err[256];
-			struct st_file *f;
-			if (!is_followed(v, nv, paths[i]) && (f = st_file_open(paths[i], err, sizeof(err)))) {
-				v = realloc(v, (size_t)(nv + 1) * sizeof(*v));
-				struct followed *fo = &v[nv++];
-				fo->f = f;
-				fo->cticket = malloc(f->hdr.nchunks * sizeof(uint64_t));
-				fo->next = malloc(f->hdr.nchunks * sizeof(unsigned));
-				fo->pending_since = calloc(f->hdr.nchunks, sizeof(uint64_t));
-				for (uint32_t ci = 0; ci < f->hdr.nchunks; ci++) {
-					fo->cticket[ci] = UINT64_MAX;
-					fo->next[ci] = 1;
-				}
-				/* rings that were there before we started: skip to their end */
-				if (first_scan && !from_start)
-					for (uint32_t ci = 0; ci < f->hdr.nchunks; ci++) {
-						struct st_record tmp;
-						uint64_t ct;
-						unsigned s = 1;
-						int k;
-						while ((k = st_read_slot(f, ci, &ct, s, &tmp)) != 0 && s < ST_CHUNK_SLOTS)
-							s += k > 0 ? (unsigned)k : 1;
-						if (st_read_slot(f, ci, &ct, 0, &tmp) == 0 && ct != UINT64_MAX)
-							fo->cticket[ci] = ct;
-						fo->next[ci] = s;
-					}
-			}
-			free(paths[i]);
-		}
-		free(paths);
-		first_scan = 0;
-		/* what was committed since the last look */
+		if (f && !first_scan)
+			st_file_refresh(f);
 		uint64_t now = mono_now();
-		for (int i = 0; i < nv; i++) {
-			struct followed *fo = &v[i];
-			for (uint32_t ci = 0; ci < fo->f->hdr.nchunks; ci++) {
-				for (;;) {
-					uint64_t ct = UINT64_MAX;
-					if (nbatch == capbatch) {
-						capbatch = capbatch ? capbatch * 2 : 256;
-						batch = realloc(batch, capbatch * sizeof(*batch));
-						for (size_t b = nbatch; b < capbatch; b++)
-							batch[b] = NULL;
-					}
-					if (!batch[nbatch])
-						batch[nbatch] = malloc(sizeof(struct st_record));
-					int k = st_read_slot(fo->f, ci, &ct, fo->next[ci], batch[nbatch]);
-					if (ct == UINT64_MAX)
-						break;
-					if (ct != fo->cticket[ci]) {   /* a new lap of the ring on this chunk */
-						fo->cticket[ci] = ct;
-						fo->next[ci] = 1;
-						fo->pending_since[ci] = 0;
-						continue;
-					}
-					if (k == 0 || fo->next[ci] >= ST_CHUNK_SLOTS)
-						break;
-					if (k < 0) {
-						fo->next[ci]++;
-						continue;
-					}
-					struct st_record *r = batch[nbatch];
-					if (!r->complete && r->call != ST_C_EXEC) {
-						/* still in the call: wait, but say so once after a second */
-						if (!fo->pending_since[ci])
-							fo->pending_since[ci] = now;
-						if (fo->pending_since[ci] != 1 && now - fo->pending_since[ci] > 1000000000ull) {
-							fo->pending_since[ci] = 1;
-							nbatch++;
-						}
-						break;
-					}
-					fo->pending_since[ci] = 0;
-					fo->next[ci] += (unsigned)k;
-					nbatch++;
+		struct spanstate *st, *tmp;
+		HASH_ITER(hh, spans, st, tmp)
+			st->mark = 0;
+		for (size_t i = 0; f && i < f->nspans; i++) {
+			uint64_t pos = st_span_start(f, i);
+			HASH_FIND(hh, spans, &pos, sizeof(pos), st);
+			if (!st) {
+				st = calloc(1, sizeof(*st));
+				st->pos = pos;
+				HASH_ADD(hh, spans, pos, sizeof(st->pos), st);
+			}
+			st->mark = 1;
+			for (;;) {
+				if (nbatch == capbatch) {
+					capbatch = capbatch ? capbatch * 2 : 256;
+					batch = realloc(batch, capbatch * sizeof(*batch));
+					for (size_t b = nbatch; b < capbatch; b++)
+						batch[b] = NULL;
 				}
+				if (!batch[nbatch])
+					batch[nbatch] = malloc(sizeof(struct st_record));
+				struct st_record *r = batch[nbatch];
+				if (!st_span_next(f, i, &st->sp, r))
+					break;
+				if (first_scan && !from_start) {   /* there before we started: not shown */
+					st_span_take(&st->sp);
+					continue;
+				}
+				if (!r->complete && r->call != ST_C_EXEC) {
+					/* still in the call: wait, but say so once after a second */
+					if (!st->pending_since)
+						st->pending_since = now;
+					if (st->pending_since != 1 && now - st->pending_since > 1000000000ull) {
+						st->pending_since = 1;
+						nbatch++;
+					}
+					break;
+				}
+				st->pending_since = 0;
+				st_span_take(&st->sp);
+				nbatch++;
 			}
 		}
+		HASH_ITER(hh, spans, st, tmp)
+			if (!st->mark) {        /* overwritten by a new lap of the ring */
+				HASH_DEL(spans, st);
+				free(st);
+			}
+		if (f)
+			first_scan = 0;
 		if (nbatch)
 			qsort(batch, nbatch, sizeof(*batch), by_ts);
 		for (size_t b = 0; b < nbatch; b++) {
@@ -217,12 +175,12 @@ int command_tail(int argc, char **argv)
 			if (!t0)
 				t0 = r->ts_enter;
 			struct lc_sock *s = r->complete || r->call == ST_C_EXEC ? lc_feed(lc, r) : NULL;
-			if (flt.pid >= 0 && r->file->hdr.pid != flt.pid)
+			if (flt.pid >= 0 && r->proc->pid != flt.pid)
 				continue;
 			if (socket_filter && (!s || !filter_match(&flt, s, t0)))
 				continue;
-			printf("%12.6f %s[%d:%u] ", (double)(r->ts_enter - t0) / 1e9, r->file->hdr.comm,
-			       r->file->hdr.pid, r->tid);
+			printf("%12.6f %s[%d:%u] ", (double)(r->ts_enter - t0) / 1e9, r->proc->comm,
+			       r->proc->pid, r->tid);
 			st_print_call(stdout, r);
 			putchar('\n');
 		}
@@ -234,13 +192,12 @@ int command_tail(int argc, char **argv)
 	for (size_t b = 0; b < capbatch; b++)
 		free(batch[b]);
 	free(batch);
-	for (int i = 0; i < nv; i++) {
-		free(v[i].cticket);
-		free(v[i].next);
-		free(v[i].pending_since);
-		st_file_close(v[i].f);
+	struct spanstate *st, *tmp;
+	HASH_ITER(hh, spans, st, tmp) {
+		HASH_DEL(spans, st);
+		free(st);
 	}
-	free(v);
+	st_file_close(f);
 	lc_free(lc);
 	return 0;
 }

@@ -53,7 +53,7 @@ static void stack_lines(FILE *o, struct symb *sy, const struct st_record *r)
 	for (unsigned i = 0; i + 8 <= t.len; i += 8) {
 		uint64_t a;
 		memcpy(&a, t.p + i, 8);
-		const struct symres *sr = symb_lookup(sy, r->file, a);
+		const struct symres *sr = symb_lookup(sy, r->proc, a);
 		fprintf(o, "%27s   %sat ", "", col(C_DIM));
 		if (sr->func && sr->func_off)
 			fprintf(o, "%s+%#llx", sr->func, (unsigned long long)sr->func_off);
@@ -69,7 +69,7 @@ static void stack_lines(FILE *o, struct symb *sy, const struct st_record *r)
 
 static void record_line(FILE *o, const struct st_record *r, uint64_t t0)
 {
-	fprintf(o, "  %+12.6f %7d:%-7u ", (double)(r->ts_enter - t0) / 1e9, r->file->hdr.pid, r->tid);
+	fprintf(o, "  %+12.6f %7d:%-7u ", (double)(r->ts_enter - t0) / 1e9, r->proc->pid, r->tid);
 	if (!r->complete || r->err)
 		fputs(col(C_RED), o);
 	st_print_call(o, r);

@@ -493,6 +493,9 @@ void st_emit_args(struct emit *e, const struct st_record *r)
 	case ST_C_EXEC:
 		kv_str_tlv(e, r, ST_T_STR, "path");
 		break;
+	case ST_C_EXIT:
+		o->kv_int(e, "status", (int64_t)(int32_t)a0);
+		break;
 	default:
 		break;
 	}

@@ -29,7 +29,7 @@ struct snapshot {                   /* a parent's fd table at fork, for the chil
 
 struct proc {
 	int pid;
-	const struct st_file *file;     /* current image's ring */
+	const struct st_pinfo *image;   /* current image */
 	int incomplete;                 /* calls entered and never returned (not exec) */
 	uint64_t last_ts;
 	int in_exec_handover;           /* first records of a new image: inherited list */
@@ -87,8 +87,8 @@ static struct lc_sock *new_sock(struct lc *lc, const struct st_record *r, int or
 	}
 	struct lc_sock *s = calloc(1, sizeof(*s));
 	s->id = lc->n + 1;
-	s->pid = r->file->hdr.pid;
-	memcpy(s->comm, r->file->hdr.comm, sizeof(s->comm));
+	s->pid = r->proc->pid;
+	memcpy(s->comm, r->proc->comm, sizeof(s->comm));
 	s->origin = origin;
 	s->start_ns = r->ts_enter;
 	s->pair_id = -1;
@@ -203,11 +203,11 @@ static void add_peer(struct lc_sock *s, const struct st_record *r, int type)
  * image's inheritance. */
 static struct proc *enter_proc(struct lc *lc, const struct st_record *r)
 {
-	int pid = r->file->hdr.pid;
+	int pid = r->proc->pid;
 	struct proc *p = proc_get(&lc->procs, pid, 0);
 	if (!p) {
 		p = proc_get(&lc->procs, pid, 1);
-		p->file = r->file;
+		p->image = r->proc;
 		struct proc *pend = proc_get(&lc->pending, pid, 0);
 		if (pend) {
 			for (int i = 0; i < pend->nsnap; i++)
@@ -216,9 +216,9 @@ static struct proc *enter_proc(struct lc *lc, const struct st_record *r)
 			free(pend->snap);
 			free(pend);
 		}
-	} else if (p->file != r->file) {
+	} else if (p->image != r->proc) {
 		/* a new image (exec): fds survive only if it reports them inherited */
-		p->file = r->file;
+		p->image = r->proc;
 		struct fdent *e, *tmp;
 		HASH_ITER(hh, lc->fds, e, tmp)
 			if ((int)(e->key >> 32) == pid)
@@ -285,12 +285,9 @@ static int error_event(int err)
 static struct lc_sock *adopt_unknown(struct lc *lc, const struct st_record *r, int pid)
 {
 	struct lc_sock *s = new_sock(lc, r, ORIG_WRAPPED);
-	const struct st_file *f = r->file;
-	if (r->fd < (int)f->hdr.socktab_n) {
-		struct st_sock e;
-		memcpy(&e, f->map + f->hdr.socktab_off + (size_t)r->fd * sizeof(e), sizeof(e));
-		if (e.seq && !(e.seq & 1) && e.origin != ST_OR_NONE && e.fd == r->fd &&
-		    e.birth_ticket <= r->ticket) {
+	struct st_sock e;
+	if (st_sock_lookup(r->proc, r->fd, &e) && e.birth <= r->ticket) {
+		{
 			s->family = e.domain;
 			s->type = e.type;
 			if (e.local.len && e.local.len <= sizeof(e.local.raw))
@@ -305,7 +302,7 @@ static struct lc_sock *adopt_unknown(struct lc *lc, const struct st_record *r, i
 
 struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 {
-	int pid = r->file->hdr.pid;
+	int pid = r->proc->pid;
 	lc->ev = 0;
 	lc->also = NULL;
 	struct proc *p = enter_proc(lc, r);

@@ -1,4 +1,4 @@
-/* Ring-file reader: trusts nothing in the file, checks every record before handing it out. */
+/* Trace-file reader: trusts nothing in the file, checks every span and record before use. */
 #include "reader.h"
 
 #include <dirent.h>
@@ -11,19 +11,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK_BYTES ((size_t)ST_CHUNK_SLOTS * ST_SLOT_SIZE)
+#define FIXED ((unsigned)sizeof(struct st_rec))
+#define BTAB_VOID (~0ull)
 
-static int check_header(const struct st_file_hdr *h, size_t len, char *err, size_t errlen)
+struct st_span_ix {
+	uint64_t pos;
+	uint64_t off;                   /* byte offset of the span in the ring */
+	uint32_t size, tid, nrec, nexit;
+	const struct st_pinfo *p;
+};
+
+struct pair { uint64_t a, b; };     /* exit pairing: entry position, exit position */
+
+struct st_file_priv {
+	struct pair *by_enter, *by_exit;
+	size_t npairs;
+	struct pair *socks;             /* socket table: key, entry index */
+	size_t nsocks;
+};
+
+/* ---- header ---- */
+
+static int check_header(const struct st_trace_hdr *h, size_t len, char *err, size_t errlen)
 {
 	if (h->version != ST_VERSION) {
 		snprintf(err, errlen, "ring format version %u is not supported (this socktrace reads %d)",
 		         h->version, ST_VERSION);
 		return -1;
 	}
-	if (h->hdr_size < sizeof(*h) || h->slot_size != ST_SLOT_SIZE ||
-	    h->chunk_slots != ST_CHUNK_SLOTS || h->max_modules != ST_MAX_MODULES ||
-	    h->socktab_n != ST_SOCKTAB_N || h->sock_size != sizeof(struct st_sock)) {
-		snprintf(err, errlen, "corrupt header (sizes do not match the format)");
+	uint64_t want_layout = st_layout_id(ST_CALL_NAMES);
+	if (h->layout != want_layout) {
+		snprintf(err, errlen, "written by an incompatible build of socktrace (layout %016llx; "
+		         "this socktrace reads %016llx)", (unsigned long long)h->layout,
+		         (unsigned long long)want_layout);
 		return -1;
 	}
 	if (h->file_size != len) {
@@ -31,29 +51,484 @@ static int check_header(const struct st_file_hdr *h, size_t len, char *err, size
 		         (unsigned long long)h->file_size, len);
 		return -1;
 	}
-	if (h->mod_off < h->hdr_size ||
-	    h->mod_off + (uint64_t)ST_MAX_MODULES * sizeof(struct st_module) > h->socktab_off ||
-	    h->socktab_off + (uint64_t)ST_SOCKTAB_N * sizeof(struct st_sock) > h->chunks_off ||
-	    h->nchunks == 0 || h->chunks_off % ST_SLOT_SIZE || h->chunks_off + (uint64_t)h->nchunks * CHUNK_BYTES != len) {
-		snprintf(err, errlen, "corrupt header (layout out of bounds)");
+	struct st_trace_hdr w;
+	memset(&w, 0, sizeof(w));
+	if (h->hdr_size != ST_HDR_SIZE || !st_layout(&w, h->size_arg) || w.file_size != h->file_size ||
+	    w.nproc != h->nproc || w.nsock != h->nsock || w.nmodf != h->nmodf || w.nmodi != h->nmodi ||
+	    w.nblocks != h->nblocks || w.proc_off != h->proc_off || w.pidx_off != h->pidx_off ||
+	    w.sock_off != h->sock_off || w.modf_off != h->modf_off || w.modi_off != h->modi_off ||
+	    w.btab_off != h->btab_off || w.ring_off != h->ring_off) {
+		snprintf(err, errlen, "corrupt header (layout does not match the file size)");
 		return -1;
 	}
-	if (h->nmodules > ST_MAX_MODULES) {
-		snprintf(err, errlen, "corrupt header (module count %u)", h->nmodules);
+	if ((h->flags & ST_TF_TSC) && (h->tsc_hz < 1000000 || h->tsc_hz > 100000000000ull)) {
+		snprintf(err, errlen, "corrupt header (TSC frequency %llu Hz)", (unsigned long long)h->tsc_hz);
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- time ---- */
+
+uint64_t st_file_ns(const struct st_file *f, uint64_t ts)
+{
+	if (!(f->hdr.flags & ST_TF_TSC))
+		return ts;
+	double d = ((double)ts - (double)f->ts_at) * f->ns_per_tick;
+	double v = (double)f->mono_at + d;
+	return v <= 0 ? 0 : (uint64_t)v;
+}
+
+/* One line through the header's pair and the spans' pairs farthest from it: durations stay
+ * TSC-exact, wall times follow CLOCK_MONOTONIC over the trace. */
+static void fit_clock(struct st_file *f)
+{
+	f->ts_at = f->hdr.ts0;
+	f->mono_at = f->hdr.mono0;
+	f->ns_per_tick = f->hdr.tsc_hz ? 1e9 / (double)f->hdr.tsc_hz : 1.0;
+	if (!(f->hdr.flags & ST_TF_TSC))
+		return;
+	uint64_t best = 0, bts = 0, bmono = 0;
+	for (size_t i = 0; i < f->nspans; i++) {
+		const struct st_span *s = (const struct st_span *)(f->map + f->hdr.ring_off + f->spans[i].off);
+		uint64_t ts, mono;
+		memcpy(&ts, &s->ts, 8);
+		memcpy(&mono, &s->mono, 8);
+		if (ts > f->ts_at && mono > f->mono_at && ts - f->ts_at > best) {
+			best = ts - f->ts_at;
+			bts = ts;
+			bmono = mono;
+		}
+	}
+	double k = (double)(bmono - f->mono_at) / (double)(bts - f->ts_at);
+	/* more than 10 ms apart, and within 1% of the calibration: use the fit */
+	if (best && bmono - f->mono_at > 10000000 && k > f->ns_per_tick * 0.99 && k < f->ns_per_tick * 1.01)
+		f->ns_per_tick = k;
+}
+
+/* ---- processes and modules ---- */
+
+static int cmp_pinfo(const void *a, const void *b)
+{
+	uint32_t x = (*(struct st_pinfo *const *)a)->id, y = (*(struct st_pinfo *const *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+const struct st_pinfo *st_file_proc(const struct st_file *f, uint32_t id)
+{
+	int lo = 0, hi = f->nprocs - 1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		uint32_t v = f->procs[mid]->id;
+		if (v == id)
+			return f->procs[mid];
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+static struct st_pinfo *add_proc(struct st_file *f, uint32_t id)
+{
+	struct st_pinfo **v = realloc(f->procs, (size_t)(f->nprocs + 1) * sizeof(*v));
+	struct st_pinfo *p = calloc(1, sizeof(*p));
+	if (!v || !p) {
+		free(p);
+		if (v)
+			f->procs = v;
+		return NULL;
+	}
+	f->procs = v;
+	v[f->nprocs++] = p;
+	p->file = f;
+	p->id = id;
+	return p;
+}
+
+static void load_procs(struct st_file *f)
+{
+	const struct st_trace_hdr *h = &f->hdr;
+	for (uint32_t i = 0; i < h->nproc; i++) {
+		struct st_proc e;
+		memcpy(&e, f->map + h->proc_off + (size_t)i * sizeof(e), sizeof(e));
+		if (e.state < ST_PS_LIVE || e.state > ST_PS_EXECED || !e.id || (e.id - 1) % h->nproc != i)
+			continue;
+		struct st_pinfo *p = add_proc(f, e.id);
+		if (!p)
+			return;
+		p->pid = e.pid;
+		p->ppid = e.ppid;
+		p->flags = e.flags;
+		p->state = e.state;
+		p->exit_status = e.exit_status;
+		p->uid = e.uid;
+		p->euid = e.euid;
+		p->start_ticks = e.start_ticks;
+		p->t_start = e.t_start ? st_file_ns(f, e.t_start) : 0;
+		p->t_end = e.t_end ? st_file_ns(f, e.t_end) : 0;
+		p->sigpipe = e.sigpipe;
+		p->stack_depth = e.stack_depth;
+		p->payload_cap = e.payload_cap;
+		memcpy(p->comm, e.comm, sizeof(p->comm));
+		p->comm[sizeof(p->comm) - 1] = 0;
+		p->cmdline_len = e.cmdline_len > sizeof(e.cmdline) ? sizeof(e.cmdline) : e.cmdline_len;
+		memcpy(p->cmdline, e.cmdline, p->cmdline_len);
+		p->image = (const struct st_pinfo *)(uintptr_t)e.image;    /* ids until linked */
+		p->parent = (const struct st_pinfo *)(uintptr_t)e.parent;
+	}
+	qsort(f->procs, (size_t)f->nprocs, sizeof(*f->procs), cmp_pinfo);
+	for (int i = 0; i < f->nprocs; i++) {
+		struct st_pinfo *p = f->procs[i];
+		p->image = st_file_proc(f, (uint32_t)(uintptr_t)p->image);
+		p->parent = st_file_proc(f, (uint32_t)(uintptr_t)p->parent);
+	}
+}
+
+static void load_modules(struct st_file *f)
+{
+	const struct st_trace_hdr *h = &f->hdr;
+	uint64_t n = h->modi_next < h->nmodi ? h->modi_next : h->nmodi;
+	for (uint64_t i = 0; i < n; i++) {
+		struct st_modinst mi;
+		struct st_modfile mf;
+		memcpy(&mi, f->map + h->modi_off + i * sizeof(mi), sizeof(mi));
+		if (!mi.image || !mi.file || mi.file > h->nmodf)
+			continue;
+		memcpy(&mf, f->map + h->modf_off + (size_t)(mi.file - 1) * sizeof(mf), sizeof(mf));
+		if (mf.state != 2 || mf.hi <= mf.lo || mf.build_id_len > 20)
+			continue;
+		struct st_pinfo *p = (struct st_pinfo *)st_file_proc(f, mi.image);
+		if (!p)
+			continue;
+		struct st_module *v = realloc(p->mods, (size_t)(p->nmods + 1) * sizeof(*v));
+		if (!v)
+			return;
+		p->mods = v;
+		struct st_module *m = &v[p->nmods++];
+		m->base = mi.base;
+		m->lo = mi.base + mf.lo;
+		m->hi = mi.base + mf.hi;
+		m->build_id_len = mf.build_id_len;
+		memcpy(m->build_id, mf.build_id, sizeof(m->build_id));
+		memcpy(m->path, mf.path, sizeof(m->path));
+		m->path[sizeof(m->path) - 1] = 0;
+	}
+	for (int i = 0; i < f->nprocs; i++) {
+		struct st_pinfo *p = f->procs[i];
+		const struct st_pinfo *img = p->image && p->image != p ? p->image : p;
+		if (img->nmods)
+			snprintf(p->exe, sizeof(p->exe), "%s", img->mods[0].path);
+		else if (p->cmdline_len)
+			snprintf(p->exe, sizeof(p->exe), "%.*s", (int)strnlen(p->cmdline, p->cmdline_len),
+			         p->cmdline);
+	}
+}
+
+int st_module_of(const struct st_pinfo *p, uint64_t addr, const struct st_module **out)
+{
+	for (int depth = 0; p && depth < 2; depth++) {
+		for (int i = 0; i < p->nmods; i++)
+			if (addr >= p->mods[i].lo && addr < p->mods[i].hi) {
+				*out = &p->mods[i];
+				return 1;
+			}
+		p = p->image != p ? p->image : NULL;
+	}
+	return 0;
+}
+
+static int cmp_pair_a(const void *x, const void *y)
+{
+	const struct pair *a = x, *b = y;
+	return a->a < b->a ? -1 : a->a > b->a;
+}
+
+static int cmp_pair_b(const void *x, const void *y)
+{
+	const struct pair *a = x, *b = y;
+	return a->b < b->b ? -1 : a->b > b->b;
+}
+
+static const struct pair *find_pair(const struct pair *v, size_t n, uint64_t key, int by_b)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint64_t k = by_b ? v[mid].b : v[mid].a;
+		if (k == key)
+			return &v[mid];
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void load_socks(struct st_file *f, struct st_file_priv *pv)
+{
+	const struct st_trace_hdr *h = &f->hdr;
+	pv->socks = calloc(h->nsock ? h->nsock : 1, sizeof(*pv->socks));
+	if (!pv->socks)
+		return;
+	for (uint32_t i = 0; i < h->nsock; i++) {
+		uint64_t key;
+		memcpy(&key, f->map + h->sock_off + (size_t)i * sizeof(struct st_sock), 8);
+		if (key)
+			pv->socks[pv->nsocks++] = (struct pair){ key, i };
+	}
+	qsort(pv->socks, pv->nsocks, sizeof(*pv->socks), cmp_pair_a);
+}
+
+int st_sock_lookup(const struct st_pinfo *p, int fd, struct st_sock *out)
+{
+	const struct st_file *f = p ? p->file : NULL;
+	if (!f || fd < 0)
+		return 0;
+	const struct st_file_priv *pv = (const struct st_file_priv *)(f + 1);
+	if (!pv->socks)
+		return 0;
+	uint64_t key = (uint64_t)p->id << 32 | (uint32_t)fd;
+	const struct pair *e = find_pair(pv->socks, pv->nsocks, key, 0);
+	if (!e)
+		return 0;
+	memcpy(out, f->map + f->hdr.sock_off + e->b * sizeof(*out), sizeof(*out));
+	return !(out->seq & 1) && out->origin != ST_OR_NONE && out->key == key;
+}
+
+/* ---- spans and records ---- */
+
+static const uint8_t *ring(const struct st_file *f)
+{
+	return f->map + f->hdr.ring_off;
+}
+
+static int cmp_span(const void *x, const void *y)
+{
+	const struct st_span_ix *a = x, *b = y;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* Every current span: its first block's btab entry names it and all its blocks agree. */
+static int index_spans(struct st_file *f)
+{
+	const struct st_trace_hdr *h = &f->hdr;
+	uint64_t R = (uint64_t)h->nblocks * ST_BLOCK;
+	const uint8_t *bt = f->map + h->btab_off;
+	free(f->spans);
+	f->spans = NULL;
+	f->nspans = 0;
+	size_t cap = 0;
+	for (uint64_t b = 0; b < h->nblocks;) {
+		uint64_t p;
+		memcpy(&p, bt + b * 8, 8);
+		if (!p || p == BTAB_VOID || p % ST_BLOCK || (p % R) / ST_BLOCK != b) {
+			b++;
+			continue;
+		}
+		struct st_span s;
+		memcpy(&s, ring(f) + b * ST_BLOCK, sizeof(s));
+		uint64_t nb = s.size / ST_BLOCK;
+		int ok = s.pos == p && s.size >= ST_BLOCK && s.size % ST_BLOCK == 0 &&
+		         nb <= ST_SPAN_MAX + 65 && b + nb <= h->nblocks;
+		for (uint64_t k = 1; ok && k < nb; k++) {
+			uint64_t q;
+			memcpy(&q, bt + (b + k) * 8, 8);
+			ok = q == p;
+		}
+		if (!ok) {
+			b++;
+			continue;
+		}
+		if (f->nspans == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct st_span_ix *v = realloc(f->spans, cap * sizeof(*v));
+			if (!v)
+				return -1;
+			f->spans = v;
+		}
+		f->spans[f->nspans++] = (struct st_span_ix){ .pos = p, .off = b * ST_BLOCK, .size = s.size,
+		                                             .tid = s.tid, .nrec = s.nrec, .nexit = s.nexit,
+		                                             .p = (const struct st_pinfo *)(uintptr_t)s.proc };
+		b += nb;
+	}
+	qsort(f->spans, f->nspans, sizeof(*f->spans), cmp_span);
+	return 0;
+}
+
+/* Attach each span to its process (one made up for ids missing from the table). */
+static void link_spans(struct st_file *f)
+{
+	for (size_t i = 0; i < f->nspans; i++) {
+		uint32_t id = (uint32_t)(uintptr_t)f->spans[i].p;
+		const struct st_pinfo *p = st_file_proc(f, id);
+		if (!p) {
+			struct st_pinfo *np = add_proc(f, id);
+			if (np) {
+				snprintf(np->comm, sizeof(np->comm), "?");
+				qsort(f->procs, (size_t)f->nprocs, sizeof(*f->procs), cmp_pinfo);
+			}
+			p = st_file_proc(f, id);
+		}
+		f->spans[i].p = p;
+	}
+}
+
+enum { REC_BAD = -1, REC_END = 0 };
+
+/* The record at byte `off` of span s: its length (>= 64), or REC_BAD when its word does
+ * not belong there or does not fit. */
+static int rec_at(const struct st_file *f, const struct st_span_ix *s, uint32_t off, struct st_rec *out)
+{
+	if (off < sizeof(struct st_span) || off + FIXED > s->size || off % 8)
+		return REC_BAD;
+	memcpy(out, ring(f) + s->off + off, sizeof(*out));
+	unsigned len = ST_RW_LEN(out->w);
+	if (ST_RW_CHECK(out->w) != (uint32_t)((s->pos + off) >> 3) || len < FIXED || len % 8 ||
+	    off + len > s->size || ST_RW_KIND(out->w) > ST_K_EXIT)
+		return REC_BAD;
+	if (ST_RW_KIND(out->w) != ST_K_WRITING &&
+	    (out->call == 0 || out->call >= ST_C_COUNT || out->nframes > ST_MAX_FRAMES ||
+	     FIXED + out->nframes * 8u > len))
+		return REC_BAD;
+	return (int)len;
+}
+
+static const struct st_span_ix *span_of(const struct st_file *f, uint64_t pos)
+{
+	size_t lo = 0, hi = f->nspans;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct st_span_ix *s = &f->spans[mid];
+		if (pos < s->pos)
+			hi = mid;
+		else if (pos >= s->pos + s->size)
+			lo = mid + 1;
+		else
+			return s;
+	}
+	return NULL;
+}
+
+/* The entry record at stream position pos, if it is there and still waits for its exit. */
+static int entry_at(const struct st_file *f, uint64_t pos)
+{
+	const struct st_span_ix *s = span_of(f, pos);
+	struct st_rec r;
+	return s && rec_at(f, s, (uint32_t)(pos - s->pos), &r) > 0 && ST_RW_KIND(r.w) == ST_K_ENTERED;
+}
+
+static uint64_t late_of(const struct st_file *f, const struct st_span_ix *s, uint32_t off, unsigned len)
+{
+	struct st_rec r;
+	memcpy(&r, ring(f) + s->off + off, sizeof(r));
+	unsigned t = FIXED + r.nframes * 8u;
+	struct st_tlv_hdr th;
+	if (t + 4 + 8 > len)
+		return 0;
+	memcpy(&th, ring(f) + s->off + off + t, 4);
+	if (th.type != ST_T_LATE_OF || th.len != 8)
+		return 0;
+	uint64_t v;
+	memcpy(&v, ring(f) + s->off + off + t + 4, 8);
+	return v;
+}
+
+/* Separate exit records, paired with the entries they complete (where those survive). */
+static int pair_exits(struct st_file *f, struct st_file_priv *pv)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < f->nspans; i++) {
+		const struct st_span_ix *s = &f->spans[i];
+		if (!s->nexit)
+			continue;
+		uint32_t off = sizeof(struct st_span);
+		for (uint32_t k = 0; k < s->nrec; k++) {
+			struct st_rec r;
+			int len = rec_at(f, s, off, &r);
+			if (len <= 0)
+				break;
+			if (ST_RW_KIND(r.w) == ST_K_EXIT) {
+				uint64_t e = late_of(f, s, off, (unsigned)len);
+				if (e && entry_at(f, e)) {
+					if (pv->npairs == cap) {
+						cap = cap ? cap * 2 : 64;
+						struct pair *v = realloc(pv->by_enter, cap * sizeof(*v));
+						if (!v)
+							return -1;
+						pv->by_enter = v;
+					}
+					pv->by_enter[pv->npairs++] = (struct pair){ e, s->pos + off };
+				}
+			}
+			off += (uint32_t)len;
+		}
+	}
+	if (pv->npairs) {
+		pv->by_exit = malloc(pv->npairs * sizeof(struct pair));
+		if (!pv->by_exit)
+			return -1;
+		memcpy(pv->by_exit, pv->by_enter, pv->npairs * sizeof(struct pair));
+		qsort(pv->by_enter, pv->npairs, sizeof(struct pair), cmp_pair_a);
+		qsort(pv->by_exit, pv->npairs, sizeof(struct pair), cmp_pair_b);
+	}
+	return 0;
+}
+
+static void free_contents(struct st_file *f)
+{
+	struct st_file_priv *pv = (struct st_file_priv *)(f + 1);
+	for (int i = 0; i < f->nprocs; i++) {
+		free(f->procs[i]->mods);
+		free(f->procs[i]);
+	}
+	free(f->procs);
+	f->procs = NULL;
+	f->nprocs = 0;
+	free(f->spans);
+	f->spans = NULL;
+	f->nspans = 0;
+	free(pv->by_enter);
+	free(pv->by_exit);
+	free(pv->socks);
+	memset(pv, 0, sizeof(*pv));
+}
+
+static int load(struct st_file *f)
+{
+	struct st_file_priv *pv = (struct st_file_priv *)(f + 1);
+	free_contents(f);
+	fit_clock(f);
+	load_procs(f);
+	load_modules(f);
+	load_socks(f, pv);
+	if (index_spans(f) < 0)
+		return -1;
+	link_spans(f);
+	fit_clock(f);
+	for (int i = 0; i < f->nprocs; i++) {   /* again, with the fitted clock */
+		struct st_proc e;
+		struct st_pinfo *p = f->procs[i];
+		if (!p->state)
+			continue;
+		memcpy(&e, f->map + f->hdr.proc_off + (size_t)((p->id - 1) % f->hdr.nproc) * sizeof(e), sizeof(e));
+		p->t_start = e.t_start ? st_file_ns(f, e.t_start) : 0;
+		p->t_end = e.t_end ? st_file_ns(f, e.t_end) : 0;
+	}
+	return pair_exits(f, pv);
 }
 
 /* Take over a file image already in memory (mapped, or the fuzzer's buffer) and check it. */
 struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, int mapped,
                               char *err, size_t errlen)
 {
-	if (len < sizeof(struct st_file_hdr)) {
-		snprintf(err, errlen, "%s (%zu bytes)", len == 0 ? "empty file" : "too short for a ring file", len);
+	if (len < ST_HDR_SIZE) {
+		snprintf(err, errlen, "%s (%zu bytes)", len == 0 ? "empty file" : "too short for a trace file", len);
 		return NULL;
 	}
-	struct st_file *f = calloc(1, sizeof(*f));
+	struct st_file *f = calloc(1, sizeof(*f) + sizeof(struct st_file_priv));
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -65,8 +540,8 @@ struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, 
 	if (memcmp(f->hdr.magic, ST_MAGIC, 8) != 0) {
 		static const char zero[8];
 		snprintf(err, errlen, "%s", memcmp(f->hdr.magic, zero, 8) == 0
-		         ? "no ring-file magic (the process died while creating it, or this is not a ring file)"
-		         : "not a socktrace ring file (bad magic)");
+		         ? "no trace-file magic (the process died while creating it, or this is not a trace file)"
+		         : "not a socktrace trace file (bad magic)");
 		free(f);
 		return NULL;
 	}
@@ -74,12 +549,19 @@ struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, 
 		free(f);
 		return NULL;
 	}
-	f->hdr.comm[sizeof(f->hdr.comm) - 1] = 0;
-	f->hdr.exe[sizeof(f->hdr.exe) - 1] = 0;
-	if (f->hdr.cmdline_len > sizeof(f->hdr.cmdline))
-		f->hdr.cmdline_len = sizeof(f->hdr.cmdline);
 	f->path = strdup(path);
+	if (!f->path || load(f) < 0) {
+		snprintf(err, errlen, "out of memory");
+		st_file_close(f);
+		return NULL;
+	}
 	return f;
+}
+
+int st_file_refresh(struct st_file *f)
+{
+	memcpy(&f->hdr, f->map, sizeof(f->hdr));
+	return load(f);
 }
 
 struct st_file *st_file_open(const char *path, char *err, size_t errlen)
@@ -95,11 +577,11 @@ struct st_file *st_file_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "not a regular file");
 		goto out;
 	}
-	if ((size_t)sb.st_size < sizeof(struct st_file_hdr)) {
+	if ((size_t)sb.st_size < ST_HDR_SIZE) {
 		f = st_file_adopt(path, NULL, (size_t)sb.st_size, 0, err, errlen);
 		goto out;
 	}
-	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map: %s", strerror(errno));
 		goto out;
@@ -116,100 +598,11 @@ void st_file_close(struct st_file *f)
 {
 	if (!f)
 		return;
+	free_contents(f);
 	if (f->mapped)
 		munmap((void *)f->map, f->len);
 	free(f->path);
 	free(f);
-}
-
-static const uint8_t *chunk_at(const struct st_file *f, uint32_t i)
-{
-	return f->map + f->hdr.chunks_off + (size_t)i * CHUNK_BYTES;
-}
-
-/*
- * Decode slot `i` of chunk `ci` into out. Returns the number of slots it spans (>=1) when
- * it is a record to show, 0 to skip one slot silently (empty, stale, continuation),
- * or -1 for a damaged record (counted).
- */
-static int decode(struct st_file *f, uint32_t ci, uint64_t cticket, unsigned i,
-                  struct st_record *out, int full)
-{
-	const uint8_t *ch = chunk_at(f, ci);
-	const struct st_rec *r = (const struct st_rec *)(ch + (size_t)i * ST_SLOT_SIZE);
-	uint64_t want = cticket * ST_CHUNK_SLOTS + i;
-	unsigned phase = r->seq & 7;
-	if ((r->seq >> 3) != want || phase == ST_PH_CONT)
-		return 0;  /* empty, left from an older lap of the ring, or a continuation */
-	if (phase == ST_PH_WRITING) {
-		f->torn++;
-		return -1;
-	}
-	if (phase > ST_PH_COMPLETE || r->nslots == 0 || i + r->nslots > ST_CHUNK_SLOTS ||
-	    r->call == 0 || r->call >= ST_C_COUNT) {
-		f->corrupt++;
-		return -1;
-	}
-	unsigned cap = ST_INLINE + (r->nslots - 1u) * (ST_SLOT_SIZE - 8u);
-	for (unsigned k = 1; k < r->nslots; k++) {
-		uint64_t cs;
-		memcpy(&cs, ch + (size_t)(i + k) * ST_SLOT_SIZE, 8);
-		if (cs != (want << 3 | ST_PH_CONT)) {
-			f->corrupt++;
-			return -1;
-		}
-	}
-	int complete = phase == ST_PH_COMPLETE;
-	if (r->blob_elen > cap || st_rec_csum_enter(r) != r->csum_enter ||
-	    (complete && (r->blob_len > cap || r->blob_len < r->blob_elen ||
-	                  st_rec_csum_exit(r) != r->csum_exit))) {
-		f->corrupt++;
-		return -1;
-	}
-	memset(out, 0, offsetof(struct st_record, blob));
-	out->file = f;
-	out->ticket = want;
-	out->ts_enter = r->ts_enter;
-	out->ts_exit = complete ? r->ts_exit : 0;
-	out->ret = complete ? r->ret : 0;
-	memcpy(out->a, r->a, sizeof(out->a));
-	out->tid = r->tid;
-	out->fd = r->fd;
-	out->err = complete ? r->err : 0;
-	out->call = r->call;
-	out->flags = r->flags;
-	out->complete = (uint8_t)complete;
-	out->exit_torn = phase == ST_PH_EXITING;
-	if (!full) {
-		if (!complete && r->call != ST_C_EXEC)  /* an exec that worked never returns */
-			f->incomplete++;
-		f->records++;
-	}
-	out->blob_len = complete ? r->blob_len : r->blob_elen;
-	if (!full)
-		return r->nslots;          /* the merge only needs time and ticket to order */
-	for (unsigned off = 0; off < out->blob_len;) {
-		unsigned room;
-		const uint8_t *p = st_blob_at(r, off, &room);
-		unsigned n = out->blob_len - off < room ? out->blob_len - off : room;
-		memcpy(out->blob + off, p, n);
-		off += n;
-	}
-	return r->nslots;
-}
-
-int st_read_slot(struct st_file *f, uint32_t ci, uint64_t *cticket, unsigned slot,
-                 struct st_record *out)
-{
-	struct st_chunk_hdr ck;
-	memcpy(&ck, chunk_at(f, ci), sizeof(ck));
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!ck.ticket_plus1 || (ck.ticket_plus1 - 1) % f->hdr.nchunks != ci)
-		return 0;
-	*cticket = ck.ticket_plus1 - 1;
-	if (slot == 0 || slot >= ST_CHUNK_SLOTS)
-		return 0;
-	return decode(f, ci, *cticket, slot, out, 1);
 }
 
 int st_tlv_next(const struct st_record *r, unsigned *off, struct st_tlv_view *out)
@@ -236,52 +629,164 @@ int st_tlv_find(const struct st_record *r, int type, struct st_tlv_view *out)
 	return 0;
 }
 
-/* ---- merge: one cursor per claimed chunk, a binary heap ordered by the next record's time ---- */
+/* Append the TLVs of the record at ring bytes [from, to) to out's blob, up to padding. */
+static void copy_tlvs(struct st_record *out, const uint8_t *p, unsigned from, unsigned to, int skip_late)
+{
+	while (from + 4 <= to) {
+		struct st_tlv_hdr th;
+		memcpy(&th, p + from, 4);
+		if (th.type == 0 || from + 4 + th.len > to)
+			break;
+		if (!(skip_late && th.type == ST_T_LATE_OF) && out->blob_len + 4 + th.len <= sizeof(out->blob)) {
+			memcpy(out->blob + out->blob_len, p + from, 4 + th.len);
+			out->blob_len += 4 + th.len;
+		}
+		from += 4 + th.len;
+	}
+}
+
+/* ---- merge: one cursor per span, a binary heap ordered by the next record's time ---- */
 
 struct cursor {
 	struct st_file *f;
-	uint32_t ci;
-	uint64_t cticket;
-	unsigned next;                  /* next slot to examine */
-	unsigned cur;                   /* slot of the current record */
-	uint64_t ts, ticket;            /* of the current record: all the merge orders by */
+	const struct st_span_ix *s;
+	uint32_t next;                  /* byte offset of the next record to examine */
+	uint32_t left;                  /* records still to examine */
+	uint32_t cur;                   /* offset of the current record */
+	uint64_t ts, pos;               /* of the current record: all the merge orders by */
 };
 
 struct st_merge {
 	struct cursor *c;
 	int n;
-	struct st_record *out;          /* the one full record handed out */
-	struct st_record *scratch;      /* headers only (blob left untouched) */
+	struct st_record *out;
 };
 
-/* Give a chunk's pages back (they stay in the page cache): RSS stays at the chunks the merge
- * is in the middle of, not the whole ring. */
-static void drop_chunk(const struct st_file *f, uint32_t ci)
+/* Move to the next record to hand out; 0 at the end of the span. */
+static int cursor_advance(struct cursor *c)
 {
-	if (f->mapped)
-		madvise((void *)chunk_at(f, ci), CHUNK_BYTES, MADV_DONTNEED);
-}
-
-static int cursor_advance(struct cursor *c, struct st_record *scratch)
-{
-	while (c->next < ST_CHUNK_SLOTS) {
-		int k = decode(c->f, c->ci, c->cticket, c->next, scratch, 0);
-		c->cur = c->next;
-		c->next += k > 0 ? (unsigned)k : 1;
-		if (k > 0) {
-			c->ts = scratch->ts_enter;
-			c->ticket = scratch->ticket;
-			return 1;
+	struct st_file *f = c->f;
+	const struct st_file_priv *pv = (const struct st_file_priv *)(f + 1);
+	while (c->left > 0) {
+		struct st_rec r;
+		int len = rec_at(f, c->s, c->next, &r);
+		if (len <= 0) {
+			f->corrupt++;
+			c->left = 0;
+			return 0;
 		}
+		c->cur = c->next;
+		c->next += (uint32_t)len;
+		c->left--;
+		unsigned kind = ST_RW_KIND(r.w);
+		if (kind == ST_K_WRITING) {
+			f->torn++;
+			continue;
+		}
+		uint64_t pos = c->s->pos + c->cur;
+		if (kind == ST_K_EXIT && find_pair(pv->by_exit, pv->npairs, pos, 1))
+			continue;       /* handed out with its entry */
+		c->ts = r.t_enter;
+		c->pos = pos;
+		return 1;
 	}
 	return 0;
+}
+
+static void decode(struct st_file *f, const struct cursor *c, struct st_record *out)
+{
+	const struct st_file_priv *pv = (const struct st_file_priv *)(f + 1);
+	struct st_rec r;
+	int len = rec_at(f, c->s, c->cur, &r);
+	const uint8_t *base = ring(f) + c->s->off + c->cur;
+	unsigned kind = ST_RW_KIND(r.w);
+	memset(out, 0, offsetof(struct st_record, blob));
+	out->file = f;
+	out->proc = c->s->p;
+	out->tid = c->s->tid;
+	out->ticket = c->pos;
+	out->ts_enter = st_file_ns(f, r.t_enter);
+	out->ret = r.ret;
+	memcpy(out->a, r.a, sizeof(out->a));
+	out->fd = r.fd;
+	out->err = r.err;
+	out->call = r.call;
+	out->flags = (uint8_t)ST_RW_FLAGS(r.w);
+	out->complete = kind != ST_K_ENTERED;
+	if (r.nframes) {
+		struct st_tlv_hdr th = { ST_T_FRAMES, 0, (uint16_t)(r.nframes * 8) };
+		memcpy(out->blob, &th, 4);
+		memcpy(out->blob + 4, base + FIXED, r.nframes * 8u);
+		out->blob_len = 4 + r.nframes * 8u;
+	}
+	copy_tlvs(out, base, FIXED + r.nframes * 8u, (unsigned)len, 0);
+	if (kind == ST_K_EXIT) {
+		out->flags |= ST_RF_LATE;
+		f->late++;
+	}
+	const struct pair *pr;
+	if (kind == ST_K_ENTERED && (pr = find_pair(pv->by_enter, pv->npairs, c->pos, 0))) {
+		const struct st_span_ix *xs = span_of(f, pr->b);
+		struct st_rec x;
+		int xl = xs ? rec_at(f, xs, (uint32_t)(pr->b - xs->pos), &x) : -1;
+		if (xl > 0) {
+			out->complete = 1;
+			out->ret = x.ret;
+			out->err = x.err;
+			r.t_exit = x.t_exit;
+			copy_tlvs(out, ring(f) + xs->off + (pr->b - xs->pos), FIXED + x.nframes * 8u,
+			          (unsigned)xl, 1);
+		}
+	}
+	out->ts_exit = out->complete ? st_file_ns(f, r.t_exit) : 0;
+	if (!out->complete)
+		out->err = 0, out->ret = 0;
+}
+
+int st_span_next(struct st_file *f, size_t i, struct st_span_pos *sp, struct st_record *out)
+{
+	const struct st_span_ix *s = &f->spans[i];
+	if (sp->off == 0)
+		sp->off = sizeof(struct st_span);
+	if (sp->seen >= s->nrec)
+		return 0;
+	struct cursor c = { .f = f, .s = s, .next = sp->off, .left = s->nrec - sp->seen };
+	uint32_t left0 = c.left;
+	uint64_t corrupt = f->corrupt;
+	int got = cursor_advance(&c);
+	if (f->corrupt != corrupt) {    /* not written yet (a live writer), or damaged: wait */
+		f->corrupt = corrupt;
+		return 0;
+	}
+	if (!got) {
+		sp->off = c.next;
+		sp->seen += left0 - c.left;
+		return 0;
+	}
+	/* skipped records before this one are consumed; this one is taken by st_span_take */
+	sp->seen += left0 - c.left - 1;
+	sp->off = c.cur;
+	sp->next_off = c.next;
+	decode(f, &c, out);
+	return 1;
+}
+
+uint64_t st_span_start(const struct st_file *f, size_t i)
+{
+	return f->spans[i].pos;
+}
+
+void st_span_take(struct st_span_pos *sp)
+{
+	sp->off = sp->next_off;
+	sp->seen++;
 }
 
 static int before(const struct cursor *a, const struct cursor *b)
 {
 	if (a->ts != b->ts)
 		return a->ts < b->ts;
-	return a->ticket < b->ticket;
+	return a->pos < b->pos;
 }
 
 static void sift_down(struct st_merge *m, int i)
@@ -301,32 +806,34 @@ static void sift_down(struct st_merge *m, int i)
 	}
 }
 
-/* Memory: one small cursor per claimed chunk and two records, whatever the trace's size. */
-struct st_merge *st_merge_new(struct st_file **files, int nfiles)
+struct st_merge *st_merge_new_after(struct st_file **files, int nfiles, const uint64_t *after)
 {
 	struct st_merge *m = calloc(1, sizeof(*m));
 	size_t cap = 0;
+	if (!m)
+		return NULL;
 	for (int i = 0; i < nfiles; i++)
-		cap += files[i]->hdr.nchunks;
+		cap += files[i]->nspans;
 	m->c = calloc(cap ? cap : 1, sizeof(*m->c));
 	m->out = malloc(sizeof(*m->out));
-	m->scratch = malloc(offsetof(struct st_record, blob));
+	if (!m->c || !m->out) {
+		st_merge_free(m);
+		return NULL;
+	}
 	for (int i = 0; i < nfiles; i++) {
 		struct st_file *f = files[i];
-		for (uint32_t ci = 0; ci < f->hdr.nchunks; ci++) {
-			struct st_chunk_hdr ck;
-			memcpy(&ck, chunk_at(f, ci), sizeof(ck));
-			if (!ck.ticket_plus1)
-				continue;
-			if ((ck.ticket_plus1 - 1) % f->hdr.nchunks != ci) {
-				f->corrupt++;
-				continue;
-			}
+		f->records = f->torn = f->corrupt = f->incomplete = f->late = 0;
+		for (int k = 0; k < f->nprocs; k++)
+			f->procs[k]->records = f->procs[k]->incomplete = 0;
+		for (size_t k = 0; k < f->nspans; k++) {
 			struct cursor *c = &m->c[m->n];
-			*c = (struct cursor){ .f = f, .ci = ci, .cticket = ck.ticket_plus1 - 1, .next = 1 };
-			if (cursor_advance(c, m->scratch))
-				m->n++;
-			drop_chunk(f, ci);
+			*c = (struct cursor){ .f = f, .s = &f->spans[k], .next = sizeof(struct st_span),
+			                      .left = f->spans[k].nrec };
+			while (cursor_advance(c))
+				if (!after || c->pos > after[i]) {
+					m->n++;
+					break;
+				}
 		}
 	}
 	for (int i = m->n / 2 - 1; i >= 0; i--)
@@ -334,17 +841,29 @@ struct st_merge *st_merge_new(struct st_file **files, int nfiles)
 	return m;
 }
 
+struct st_merge *st_merge_new(struct st_file **files, int nfiles)
+{
+	return st_merge_new_after(files, nfiles, NULL);
+}
+
 /* The next record in time order, or NULL at the end. Valid until the next call. */
 const struct st_record *st_merge_next(struct st_merge *m)
 {
-	if (m->n == 0)
+	if (!m || m->n == 0)
 		return NULL;
 	struct cursor *top = &m->c[0];
-	decode(top->f, top->ci, top->cticket, top->cur, m->out, 1);
-	if (!cursor_advance(top, m->scratch)) {
-		drop_chunk(top->f, top->ci);
-		m->c[0] = m->c[--m->n];
+	struct st_file *f = top->f;
+	decode(f, top, m->out);
+	f->records++;
+	if (m->out->proc)
+		((struct st_pinfo *)m->out->proc)->records++;
+	if (!m->out->complete && m->out->call != ST_C_EXEC) {  /* an exec that worked never returns */
+		f->incomplete++;
+		if (m->out->proc)
+			((struct st_pinfo *)m->out->proc)->incomplete++;
 	}
+	if (!cursor_advance(top))
+		m->c[0] = m->c[--m->n];
 	if (m->n)
 		sift_down(m, 0);
 	return m->out;
@@ -356,7 +875,6 @@ void st_merge_free(struct st_merge *m)
 		return;
 	free(m->c);
 	free(m->out);
-	free(m->scratch);
 	free(m);
 }
 
@@ -416,7 +934,7 @@ int st_collect_paths(int argc, char **argv, const char *dflt, char ***out, int *
 		closedir(d);
 		qsort(*out + first, (size_t)(*nout - first), sizeof(char *), cmp_str);
 		if (*nout == first) {
-			fprintf(stderr, "socktrace: %s: no ring files in this directory\n", argv[i]);
+			fprintf(stderr, "socktrace: %s: no trace in this directory\n", argv[i]);
 			rc = -1;
 		}
 	}

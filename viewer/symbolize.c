@@ -54,18 +54,6 @@ static const char *basename_of(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* The module of the ring's map that holds addr, or 0. */
-static int module_of(const struct st_file *f, uint64_t addr, struct st_module *m)
-{
-	for (uint32_t i = 0; i < f->hdr.nmodules; i++) {
-		memcpy(m, f->map + f->hdr.mod_off + (size_t)i * sizeof(*m), sizeof(*m));
-		m->path[sizeof(m->path) - 1] = 0;
-		if (m->valid && addr >= m->lo && addr < m->hi)
-			return 1;
-	}
-	return 0;
-}
-
 static struct mod_dwfl *mod_get(struct symb *s, const struct st_module *m)
 {
 	char key[sizeof(((struct mod_dwfl *)0)->key)];
@@ -92,13 +80,13 @@ static struct mod_dwfl *mod_get(struct symb *s, const struct st_module *m)
 	return md;
 }
 
-const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64_t addr)
+const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint64_t addr)
 {
-	struct st_module m;
-	int in = module_of(f, addr, &m);
-	struct mod_dwfl *md = in ? mod_get(s, &m) : NULL;
+	const struct st_module *m = NULL;
+	int in = p && st_module_of(p, addr, &m);
+	struct mod_dwfl *md = in ? mod_get(s, m) : NULL;
 	/* a non-PIE executable is loaded at its link address: bias 0, offsets are addresses */
-	struct cache_key key = { md, in ? addr - m.base : addr };
+	struct cache_key key = { md, in ? addr - m->base : addr };
 	struct cache_ent *e;
 	HASH_FIND(hh, s->cache, &key, sizeof(key), e);
 	if (e)
@@ -156,14 +144,14 @@ const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64
 		const unsigned char *bits;
 		GElf_Addr vaddr;
 		int blen = dwfl_module_build_id(mod, &bits, &vaddr);
-		if (blen > 0 && m.build_id_len && (blen != m.build_id_len || memcmp(bits, m.build_id, (size_t)blen)))
+		if (blen > 0 && m->build_id_len && (blen != m->build_id_len || memcmp(bits, m->build_id, (size_t)blen)))
 			e->res.stale = 1;
 	}
 	HASH_ADD(hh, s->cache, key, sizeof(key), e);
 	return &e->res;
 }
 
-void symb_format(struct symb *s, const struct st_file *f, uint64_t addr, char *buf, size_t n)
+void symb_format(struct symb *s, const struct st_pinfo *f, uint64_t addr, char *buf, size_t n)
 {
 	const struct symres *r = symb_lookup(s, f, addr);
 	if (r->func && r->file)

@@ -21,9 +21,9 @@ struct symb;
 struct symb *symb_new(void);
 /* Resolve a return address of the process that wrote `f`. Each unique address is resolved
  * once; the strings live as long as the symb. */
-const struct symres *symb_lookup(struct symb *s, const struct st_file *f, uint64_t addr);
+const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint64_t addr);
 /* "func (file:line) [module]", or "module+0xoff" when nothing better is known. */
-void symb_format(struct symb *s, const struct st_file *f, uint64_t addr, char *buf, size_t n);
+void symb_format(struct symb *s, const struct st_pinfo *p, uint64_t addr, char *buf, size_t n);
 void symb_free(struct symb *s);
 
 #endif

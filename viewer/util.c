@@ -41,12 +41,12 @@ void filter_resolve(struct filter *f, const struct st_file *file, uint64_t t0)
 	if (!file || (f->since_clock < 0 && f->until_clock < 0))
 		return;
 	/* the wall-clock midnight of the day the ring started, in CLOCK_MONOTONIC terms */
-	time_t start = (time_t)(file->hdr.real_ns / 1000000000ull);
+	time_t start = (time_t)(file->hdr.real0 / 1000000000ull);
 	struct tm tm;
 	localtime_r(&start, &tm);
 	double into_day = tm.tm_hour * 3600.0 + tm.tm_min * 60.0 + tm.tm_sec +
-	                  (double)(file->hdr.real_ns % 1000000000ull) / 1e9;
-	double midnight_mono = (double)file->hdr.mono_ns / 1e9 - into_day;
+	                  (double)(file->hdr.real0 % 1000000000ull) / 1e9;
+	double midnight_mono = (double)file->hdr.mono0 / 1e9 - into_day;
 	double clocks[2] = { f->since_clock, f->until_clock };
 	int64_t *outs[2] = { &f->since_ns, &f->until_ns };
 	for (int i = 0; i < 2; i++) {

@@ -1,9 +1,9 @@
-/* libFuzzer target for the viewer: the input becomes the records (and optionally the header,
- * module map and socket table) of an otherwise valid ring; everything the viewer does with a
- * trace runs over it: validation, merge, lifecycle, argument decoding in text and JSON.
- * Input: a mode byte, then up to two chunks of ring, then socket-table entries.
- * The mode byte: bit 0 repairs seq/checksums so the fuzzer reaches the decoders
- * behind them, bit 1 lets the input overwrite header fields. */
+/* libFuzzer target for the viewer: the input becomes two spans of records (and optionally the
+ * header, process, socket and module entries) of an otherwise valid 1 MiB trace; everything
+ * the viewer does with a trace runs over it: validation, merge, lifecycle, decoding.
+ * Input: a mode byte, [96 header bytes if mode & 2], two spans of 4 KiB, then table entries.
+ * mode & 1 repairs span headers and record words so the fuzzer reaches the decoders behind
+ * them. Only the regions an input can touch are reset between runs (fast: no 1 MiB memset). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,87 +14,120 @@
 #include "lifecycle.h"
 #include "reader.h"
 
-#define NCHUNKS 2
-#define CHUNK (ST_CHUNK_SLOTS * ST_SLOT_SIZE)
+#define SIZE_ARG  (1u << 20)
+#define SPAN      (4 * ST_BLOCK)
+#define NSPANS    2
+#define NPROCS    2
+#define NSOCKS    4
+#define NMODI     4
 
-static size_t meta_size(void)
+static uint8_t *img, *pristine;
+static struct st_trace_hdr lay;
+
+static void build(void)
 {
-	size_t meta = 4096 + sizeof(struct st_module) * ST_MAX_MODULES + sizeof(struct st_sock) * ST_SOCKTAB_N;
-	return (meta + CHUNK - 1) & ~(size_t)(CHUNK - 1);
+	memset(&lay, 0, sizeof(lay));
+	st_layout(&lay, SIZE_ARG);
+	img = calloc(1, lay.file_size);
+	pristine = calloc(1, lay.file_size);
+	struct st_trace_hdr *h = (struct st_trace_hdr *)pristine;
+	*h = lay;
+	h->version = ST_VERSION;
+	h->hdr_size = ST_HDR_SIZE;
+	h->layout = st_layout_id(ST_CALL_NAMES);
+	h->size_arg = SIZE_ARG;
+	h->mono0 = 1000000000;
+	h->ts0 = 1000000000;
+	uint64_t R = (uint64_t)lay.nblocks * ST_BLOCK;
+	h->head = R + NSPANS * SPAN;
+	h->proc_next = 1;
+	memcpy(h->magic, ST_MAGIC, 8);
+	for (unsigned s = 0; s < NSPANS; s++)
+		for (unsigned b = 0; b < SPAN / ST_BLOCK; b++) {
+			uint64_t pos = R + (uint64_t)s * SPAN;
+			memcpy(pristine + lay.btab_off + (s * SPAN / ST_BLOCK + b) * 8, &pos, 8);
+		}
+	struct st_proc *p = (struct st_proc *)(pristine + lay.proc_off);
+	p->state = ST_PS_LIVE;
+	p->id = 1;
+	p->pid = 100;
+	memcpy(p->comm, "fuzz", 5);
+	memcpy(img, pristine, lay.file_size);
 }
 
-static void repair(uint8_t *img, size_t meta)
+/* Put back what the last input may have changed. */
+static void reset(void)
 {
-	for (unsigned c = 0; c < NCHUNKS; c++) {
-		uint8_t *ch = img + meta + (size_t)c * CHUNK;
-		struct st_chunk_hdr *ck = (struct st_chunk_hdr *)ch;
-		ck->ticket_plus1 = c + 1;
-		for (unsigned i = 1; i < ST_CHUNK_SLOTS;) {
-			struct st_rec *r = (struct st_rec *)(ch + (size_t)i * ST_SLOT_SIZE);
-			unsigned phase = (unsigned)(r->seq & 7);
-			if (phase < ST_PH_ENTERED || phase > ST_PH_COMPLETE)
-				phase = ST_PH_COMPLETE;
-			uint64_t ticket = (uint64_t)c * ST_CHUNK_SLOTS + i;
-			r->seq = ticket << 3 | phase;
-			if (r->nslots == 0 || i + r->nslots > ST_CHUNK_SLOTS)
-				r->nslots = 1;
-			r->call = (uint16_t)(r->call % (ST_C_COUNT - 1) + 1);
-			unsigned cap = ST_INLINE + (r->nslots - 1u) * (ST_SLOT_SIZE - 8u);
-			r->blob_len %= cap + 1;
-			r->blob_elen %= r->blob_len + 1u;
-			for (unsigned k = 1; k < r->nslots; k++)
-				((struct st_cont *)r)[k].seq = ticket << 3 | ST_PH_CONT;
-			r->csum_enter = st_rec_csum_enter(r);
-			r->csum_exit = st_rec_csum_exit(r);
-			i += r->nslots;
+	memcpy(img, pristine, ST_HDR_SIZE);
+	memcpy(img + lay.proc_off, pristine + lay.proc_off, NPROCS * sizeof(struct st_proc));
+	memcpy(img + lay.sock_off, pristine + lay.sock_off, NSOCKS * sizeof(struct st_sock));
+	memcpy(img + lay.modf_off, pristine + lay.modf_off, sizeof(struct st_modfile));
+	memcpy(img + lay.modi_off, pristine + lay.modi_off, NMODI * sizeof(struct st_modinst));
+	memcpy(img + lay.ring_off, pristine + lay.ring_off, NSPANS * SPAN);
+}
+
+static void repair(void)
+{
+	uint64_t R = (uint64_t)lay.nblocks * ST_BLOCK;
+	for (unsigned s = 0; s < NSPANS; s++) {
+		uint8_t *sp = img + lay.ring_off + (size_t)s * SPAN;
+		struct st_span *h = (struct st_span *)sp;
+		h->pos = R + (uint64_t)s * SPAN;
+		h->size = SPAN;
+		h->proc = 1;
+		uint32_t off = sizeof(*h), n = 0;
+		while (off + sizeof(struct st_rec) <= SPAN && n < 200) {
+			struct st_rec *r = (struct st_rec *)(sp + off);
+			unsigned len = ST_RW_LEN(r->w) & ~7u;
+			if (len < sizeof(*r))
+				len = sizeof(*r);
+			if (off + len > SPAN)
+				len = SPAN - off;
+			unsigned kind = ST_RW_KIND(r->w) % 4;
+			r->w = ST_RW(h->pos + off, len, kind, ST_RW_FLAGS(r->w));
+			r->call = (uint8_t)(r->call % (ST_C_COUNT - 1) + 1);
+			if (sizeof(*r) + r->nframes * 8u > len)
+				r->nframes = (uint8_t)((len - sizeof(*r)) / 8);
+			off += len;
+			n++;
 		}
+		h->nrec = n;
+		h->nexit %= n + 1;
 	}
+}
+
+static size_t take(void *dst, size_t max, const uint8_t **data, size_t *size)
+{
+	size_t n = *size < max ? *size : max;
+	memcpy(dst, *data, n);
+	*data += n;
+	*size -= n;
+	return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t *img;
-	size_t meta = meta_size(), len = meta + (size_t)NCHUNKS * CHUNK;
 	if (!img)
-		img = malloc(len);
-	memset(img, 0, len);
-	struct st_file_hdr *h = (struct st_file_hdr *)img;
-	h->version = ST_VERSION;
-	h->hdr_size = 4096;
-	h->slot_size = ST_SLOT_SIZE;
-	h->chunk_slots = ST_CHUNK_SLOTS;
-	h->nchunks = NCHUNKS;
-	h->max_modules = ST_MAX_MODULES;
-	h->socktab_n = ST_SOCKTAB_N;
-	h->sock_size = sizeof(struct st_sock);
-	h->file_size = len;
-	h->mod_off = 4096;
-	h->socktab_off = 4096 + sizeof(struct st_module) * ST_MAX_MODULES;
-	h->chunks_off = meta;
-	h->pid = 1;
-	memcpy(h->magic, ST_MAGIC, 8);
+		build();
+	else
+		reset();
 	if (size < 1)
 		return 0;
 	unsigned mode = data[0];
 	data++;
 	size--;
-	if ((mode & 2) && size >= 96) {
-		memcpy(img + 8, data, 96);       /* version .. chunks_off and the clocks */
-		data += 96;
-		size -= 96;
-	}
-	/* then the chunks, then the socket table entries of the first fds */
-	size_t n = size < (size_t)NCHUNKS * CHUNK ? size : (size_t)NCHUNKS * CHUNK;
-	memcpy(img + meta, data, n);
-	data += n;
-	size -= n;
-	size_t k = size < 8 * sizeof(struct st_sock) ? size : 8 * sizeof(struct st_sock);
-	memcpy(img + 4096 + sizeof(struct st_module) * ST_MAX_MODULES, data, k);
+	if ((mode & 2) && size >= 96)
+		take(img + 8, 96, &data, &size);    /* version .. offsets and table sizes */
+	take(img + lay.ring_off, NSPANS * SPAN, &data, &size);
+	take(img + lay.proc_off, NPROCS * sizeof(struct st_proc), &data, &size);
+	take(img + lay.sock_off, NSOCKS * sizeof(struct st_sock), &data, &size);
+	take(img + lay.modf_off, sizeof(struct st_modfile), &data, &size);
+	take(img + lay.modi_off, NMODI * sizeof(struct st_modinst), &data, &size);
 	if (mode & 1)
-		repair(img, meta);
+		repair();
 
 	char err[256];
-	struct st_file *f = st_file_adopt("fuzz", img, len, 0, err, sizeof(err));
+	struct st_file *f = st_file_adopt("fuzz", img, lay.file_size, 0, err, sizeof(err));
 	if (!f)
 		return 0;
 	FILE *null = fopen("/dev/null", "w");

@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
-"""Seed inputs for fuzz_reader from real ring files: the first two claimed chunks of each.
-usage: seed.py OUTDIR RING..."""
+"""Seed inputs for fuzz_reader from real traces: the first two spans of each (their records
+moved to the fuzzer's span positions by the repair mode), then its first process entry.
+usage: seed.py OUTDIR TRACE..."""
 import os
-import struct
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import trace_file  # noqa: E402
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
-CHUNK = 256 * 256
+SPAN = 4096
 for n, path in enumerate(sys.argv[2:]):
-    data = open(path, "rb").read()
-    nchunks, = struct.unpack_from("<I", data, 24)
-    off, = struct.unpack_from("<Q", data, 64)
-    chunks = [data[off + c * CHUNK: off + (c + 1) * CHUNK] for c in range(nchunks)
-              if struct.unpack_from("<Q", data, off + c * CHUNK)[0]]
-    body = b"".join(chunks[:2])
+    t = trace_file.Trace(path)
+    bodies = []
+    for sp in t.spans()[:2]:
+        raw = t.data[t.ring_off + sp.off: t.ring_off + sp.off + min(sp.size, SPAN)]
+        bodies.append(raw.ljust(SPAN, b"\0"))
+    while len(bodies) < 2:
+        bodies.append(bytes(SPAN))
+    procs = t.data[t.h["proc_off"]: t.h["proc_off"] + 2 * 256]
     for mode in (0, 1):
-        open(os.path.join(out, f"seed-{n}-{mode}"), "wb").write(bytes([mode]) + body)
+        open(os.path.join(out, f"seed-{n}-{mode}"), "wb").write(bytes([mode]) + b"".join(bodies) + procs)

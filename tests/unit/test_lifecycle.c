@@ -13,23 +13,25 @@ static uint64_t now = 1000;
 
 #define CHECK(cond, ...) do { checks++; if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
 
-static struct st_file *proc(int pid, int ppid, int fork_child)
+static struct st_pinfo *proc(int pid, int ppid, int fork_child)
 {
-	struct st_file *f = calloc(1, sizeof(*f));
-	f->hdr.pid = pid;
-	f->hdr.ppid = ppid;
-	f->hdr.flags = fork_child ? ST_HF_FORK_CHILD : 0;
-	snprintf(f->hdr.comm, sizeof(f->hdr.comm), "p%d", pid);
+	struct st_pinfo *f = calloc(1, sizeof(*f));
+	f->id = (uint32_t)pid;
+	f->pid = pid;
+	f->ppid = ppid;
+	f->flags = fork_child ? ST_PF_FORK : 0;
+	f->state = ST_PS_LIVE;
+	snprintf(f->comm, sizeof(f->comm), "p%d", pid);
 	return f;
 }
 
 static struct st_record R;
 
-static struct lc_sock *feed(struct lc *lc, struct st_file *f, int call, int fd, long ret, int err,
+static struct lc_sock *feed(struct lc *lc, struct st_pinfo *f, int call, int fd, long ret, int err,
                             uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	memset(&R, 0, offsetof(struct st_record, blob));
-	R.file = f;
+	R.proc = f;
 	R.ts_enter = now++;
 	R.ts_exit = now++;
 	R.call = (uint16_t)call;
@@ -52,14 +54,14 @@ static void put_fds(int a, int b)
 	R.blob_len = 12;
 }
 
-static struct lc_sock *sock(struct lc *lc, struct st_file *f, int fd)
+static struct lc_sock *sock(struct lc *lc, struct st_pinfo *f, int fd)
 {
 	return feed(lc, f, ST_C_SOCKET, -1, fd, 0, AF_INET, SOCK_STREAM, 0);
 }
 
 int main(void)
 {
-	struct st_file *p = proc(100, 1, 0), *c = proc(200, 100, 1);
+	struct st_pinfo *p = proc(100, 1, 0), *c = proc(200, 100, 1);
 
 	{	/* a number reused after close is a new lifetime */
 		struct lc *lc = lc_new();
@@ -137,7 +139,7 @@ int main(void)
 	{	/* socketpair ends know each other; closefrom closes many */
 		struct lc *lc = lc_new();
 		memset(&R, 0, sizeof(R));
-		R.file = p;
+		R.proc = p;
 		R.ts_enter = now++;
 		R.call = ST_C_SOCKETPAIR;
 		R.fd = -1;
@@ -148,7 +150,7 @@ int main(void)
 		struct lc_sock *a = lc_feed(lc, &R), *b = lc_also(lc);
 		CHECK(a && b && a->pair_id == b->id && b->pair_id == a->id, "socketpair pairing");
 		memset(&R, 0, offsetof(struct st_record, blob));
-		R.file = p;
+		R.proc = p;
 		R.ts_enter = now++;
 		R.call = ST_C_CLOSEFROM;
 		R.fd = -1;
@@ -163,7 +165,7 @@ int main(void)
 		struct lc_sock *w = feed(lc, p, ST_C_SEND, 7, 3, 0, 3, 0, 0);
 		CHECK(w && w->origin == ORIG_WRAPPED, "unknown birth is 'wrapped', not merged");
 		memset(&R, 0, offsetof(struct st_record, blob));
-		R.file = p;
+		R.proc = p;
 		R.ts_enter = now++;
 		R.call = ST_C_SEND;
 		R.fd = 7;

@@ -1,0 +1,283 @@
+/* Records: an entry written before the real call, completed in place after it (or, when the
+ * span moved on meanwhile, by a separate exit record that names the entry). */
+#include "st_preload.h"
+
+#include <string.h>
+
+#define FIXED ((unsigned)sizeof(struct st_rec))
+
+static unsigned round8(unsigned n)
+{
+	return (n + 7) & ~7u;
+}
+
+/* Process events alone do not attach a process to the trace: a shell that only forks and
+ * execs leaves no entry. Nor does a socket call on something that is not a socket (bash
+ * asks getpeername(0) at every start, to see whether stdin is a socket). */
+static int attaches(int call, int fd)
+{
+	switch (call) {
+	case ST_C_EXEC: case ST_C_FORK: case ST_C_VFORK: case ST_C_POSIX_SPAWN:
+	case ST_C_SIGNAL: case ST_C_SIGACTION: case ST_C_EXIT:
+		return 0;
+	}
+	return !(fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_OTHER);
+}
+
+int st_begin_slow(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
+                  unsigned extra)
+{
+	c->r = NULL;
+	if (!st_ready() || st_tls.nesting > 0 || !attaches(call, fd))
+		return 0;
+	if (st_attach() != 0)
+		return 0;
+	return st_begin_rec(c, call, fd, a0, a1, a2, extra);
+}
+
+/*
+ * Unwind the caller's stack straight into the record. unw_backtrace starts with the frame
+ * that called it: st_begin_rec (kept out of line for this) and then the wrapper, so asking
+ * for depth + 2 frames written two slots before the frame area lands the program's frames
+ * in place; a[1] and a[2] are filled afterwards. Any other number of our own frames (a
+ * helper between wrapper and st_begin_rec) is moved down.
+ */
+static unsigned capture(struct st_rec *r, unsigned depth)
+{
+	uint64_t *base = &r->a[1];
+	int saved = errno;
+	int n = st_g.unw_backtrace((void **)base, (int)depth + 2);
+	errno = saved;
+	int own = 0;
+	while (own < n && base[own] >= st_g.self_lo && base[own] < st_g.self_hi)
+		own++;
+	int keep = n - own < (int)depth ? n - own : (int)depth;
+	if (keep <= 0)
+		return 0;
+	if (own != 2)
+		memmove(base + 2, base + own, (size_t)keep * 8);
+	return (unsigned)keep;
+}
+
+__attribute__((noinline)) int st_begin_rec(struct st_call *c, int call, int fd, uint64_t a0,
+                                           uint64_t a1, uint64_t a2, unsigned extra)
+{
+	int nested = st_tls.nesting++ > 0;
+	uint64_t t = st_ts();
+	unsigned depth = nested ? 0 : (unsigned)st_g.stacks;
+	unsigned len = round8(FIXED + depth * 8 + extra);
+	uint8_t flags = nested ? ST_RF_NESTED : 0;
+	if (unlikely(len > ST_REC_MAX)) {
+		len = ST_REC_MAX;
+		flags |= ST_RF_TRUNC;
+	}
+	st_tls.writing++;
+	st_sigfence();
+	struct st_rec *r = st_reserve(len, &c->pos, &c->span, &c->priv);
+	if (unlikely(!r)) {
+		st_tls.writing--;
+		st_tls.nesting--;
+		c->r = NULL;
+		return 0;
+	}
+	__atomic_store_n(&r->w, ST_RW(c->pos, len, ST_K_WRITING, 0), __ATOMIC_RELAXED);
+	st_sigfence();
+	st_inc32(&c->span->nrec);
+	r->t_enter = t;
+	r->t_exit = 0;
+	r->ret = 0;
+	r->call = (uint8_t)call;
+	r->err = 0;
+	r->fd = fd;
+	unsigned nf = depth ? capture(r, depth) : 0;
+	r->nframes = (uint8_t)nf;
+	r->a[0] = a0;
+	r->a[1] = a1;
+	r->a[2] = a2;
+	c->r = r;
+	c->len = len;
+	c->off = FIXED + nf * 8;
+	c->extra = extra;
+	c->flags = flags;
+	c->kind = ST_K_ENTERED;
+	c->call = (uint16_t)call;
+	c->fd = fd;
+	c->gen = st_g.gen;
+	c->t_enter = t;
+	c->enter_pos = 0;
+	c->a[0] = a0;
+	c->a[1] = a1;
+	c->a[2] = a2;
+	return 1;
+}
+
+static void blob_room(struct st_call *c, unsigned *len)
+{
+	unsigned room = c->len > c->off + 4 ? c->len - c->off - 4 : 0;
+	if (*len > room) {
+		*len = room;
+		c->flags |= ST_RF_TRUNC;
+	}
+}
+
+void st_put(struct st_call *c, int type, const void *p, unsigned len)
+{
+	if (!c->r || c->off + 4 > c->len)
+		return;
+	blob_room(c, &len);
+	uint8_t *d = (uint8_t *)c->r + c->off;
+	struct st_tlv_hdr th = { (uint8_t)type, 0, (uint16_t)len };
+	memcpy(d, &th, 4);
+	memcpy(d + 4, p, len);
+	c->off += 4 + len;
+}
+
+void st_put_iov(struct st_call *c, int type, const struct iovec *iov, size_t n, size_t len)
+{
+	if (!c->r || c->off + 4 > c->len || !iov)
+		return;
+	unsigned want = len > 0xffff ? 0xffff : (unsigned)len;
+	blob_room(c, &want);
+	uint8_t *d = (uint8_t *)c->r + c->off + 4;
+	size_t left = want;
+	for (size_t i = 0; i < n && left; i++) {
+		size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
+		memcpy(d, iov[i].iov_base, k);
+		d += k;
+		left -= k;
+	}
+	struct st_tlv_hdr th = { (uint8_t)type, 0, (uint16_t)(want - left) };
+	memcpy((uint8_t *)c->r + c->off, &th, 4);
+	c->off += 4 + th.len;
+}
+
+void st_put_addr(struct st_call *c, int type, const struct sockaddr *sa, socklen_t len)
+{
+	if (sa && len > 0)
+		st_put(c, type, sa, len > 110 ? 110 : len);
+}
+
+/* Give back the reserved bytes the record did not use, if nothing was written after it;
+ * otherwise zero them (a TLV walker stops at type 0). */
+static void trim(struct st_call *c)
+{
+	unsigned used = round8(c->off);
+	if (used < c->len && !c->priv) {
+		st_tls.busy = 1;
+		st_sigfence();
+		if (st_tls.cur == (uint8_t *)c->r + c->len) {
+			st_tls.cur = (uint8_t *)c->r + used;
+			c->len = used;
+		}
+		st_sigfence();
+		st_tls.busy = 0;
+	}
+	if (c->off < c->len)
+		memset((uint8_t *)c->r + c->off, 0, c->len - c->off);
+}
+
+void st_enter_slow(struct st_call *c)
+{
+	trim(c);
+	__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, ST_K_ENTERED, c->flags), __ATOMIC_RELEASE);
+	st_sigfence();
+	if (c->priv)
+		st_retire(c->span);     /* its exit will be a record of its own */
+	if (--st_tls.writing == 0 && st_tls.npending)
+		st_retire_pending();
+}
+
+/* Room for `extra` more bytes right after the record, in the current span. */
+static int extend(struct st_call *c, unsigned extra)
+{
+	int ok = 0;
+	st_tls.busy = 1;
+	st_sigfence();
+	uint8_t *end = (uint8_t *)c->r + c->len;
+	if (st_tls.cur == end && (uintptr_t)end + extra <= (uintptr_t)st_tls.end &&
+	    c->len + extra <= ST_REC_MAX) {
+		st_tls.cur = end + extra;
+		c->len += extra;
+		ok = 1;
+	}
+	st_sigfence();
+	st_tls.busy = 0;
+	return ok;
+}
+
+void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t)
+{
+	if (c->gen != st_g.gen) {
+		c->r = NULL;            /* a fork child: the entry is in the parent's span */
+		return;
+	}
+	unsigned extra = round8(c->extra);
+	if (c->span == st_tls.span && !c->priv && (!extra || extend(c, extra))) {
+		struct st_rec *r = c->r;
+		r->t_exit = t;
+		r->ret = ret;
+		r->err = (int16_t)err;
+		c->kind = ST_K_COMPLETE;
+		return;
+	}
+	/* the entry's span is no longer ours to write: a separate exit record */
+	unsigned len = round8(FIXED + 12 + extra);
+	uint64_t pos;
+	struct st_span *sp;
+	uint8_t priv;
+	struct st_rec *r = st_reserve(len, &pos, &sp, &priv);
+	if (!r) {
+		c->r = NULL;
+		return;
+	}
+	__atomic_store_n(&r->w, ST_RW(pos, len, ST_K_WRITING, 0), __ATOMIC_RELAXED);
+	st_sigfence();
+	st_inc32(&sp->nrec);
+	st_inc32(&sp->nexit);
+	r->t_enter = c->t_enter;
+	r->t_exit = t;
+	r->ret = ret;
+	r->call = (uint8_t)c->call;
+	r->nframes = 0;
+	r->err = (int16_t)err;
+	r->fd = c->fd;
+	memcpy(r->a, c->a, sizeof(r->a));
+	c->enter_pos = c->pos;
+	c->r = r;
+	c->pos = pos;
+	c->span = sp;
+	c->priv = priv;
+	c->len = len;
+	c->off = FIXED;
+	c->kind = ST_K_EXIT;
+	st_put(c, ST_T_LATE_OF, &c->enter_pos, 8);
+}
+
+void st_done_slow(struct st_call *c)
+{
+	if (c->r) {
+		trim(c);
+		__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, c->kind, c->flags), __ATOMIC_RELEASE);
+		st_sigfence();
+		if (c->priv)
+			st_retire(c->span);
+	}
+	if (--st_tls.writing == 0 && st_tls.npending)
+		st_retire_pending();
+	st_tls.nesting--;
+}
+
+/* A record with no real call behind it (inherited socket, the disposition at start...). */
+void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
+{
+	struct st_call c;
+	int saved = errno;
+	if (!st_begin(&c, call, fd, a0, a1, a2, 2 * (4 + 110)))
+		return;
+	st_enter(&c);
+	st_exit(&c, ret);
+	if (call == ST_C_INHERITED || call == ST_C_UNSEEN)
+		st_sock_addrs(fd, &c, 1, 1);
+	st_done(&c);
+	errno = saved;
+}

@@ -1,0 +1,177 @@
+/* Creation metadata of live sockets: a private table by fd (fork children inherit it with their
+ * memory) mirrored into the trace's shared table under (process id, fd) for the viewer. */
+#include "st_preload.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static struct st_sock *priv;        /* ST_FDTAB entries, mapped at start; NULL if that failed */
+static int max_fd = -1;             /* highest fd ever noted */
+
+void st_sock_init(void)
+{
+	void *p = mmap(NULL, (size_t)ST_FDTAB * sizeof(struct st_sock), PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	priv = p == MAP_FAILED ? NULL : p;
+}
+
+static struct st_sock *mine(int fd)
+{
+	return priv && fd >= 0 && fd < ST_FDTAB ? &priv[fd] : NULL;
+}
+
+static uint64_t mix(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	return k ^ (k >> 33);
+}
+
+/* The shared entry for `key`: found, or taken (empty, or left by a process that ended). */
+static struct st_sock *shared(uint64_t key, int create)
+{
+	if (!st_g.hdr || !(key >> 32))
+		return NULL;
+	uint32_t mask = st_g.hdr->nsock - 1;
+	uint64_t h = mix(key);
+	for (uint32_t i = 0; i < 32; i++) {
+		struct st_sock *s = &st_g.socks[(h + i) & mask];
+		uint64_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+		if (k == key)
+			return s;
+		if (!create)
+			continue;
+		if ((k == 0 || st_proc_ended((uint32_t)(k >> 32))) &&
+		    __atomic_compare_exchange_n(&s->key, &k, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return s;
+		if (k == key)
+			return s;
+	}
+	if (create)
+		__atomic_fetch_add(&st_g.hdr->socks_dropped, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* Copy our private entry for fd into the shared table (seqlock: a writer that finds it
+ * locked by another gives up; the viewer reads only even sequences). */
+static void publish(int fd)
+{
+	struct st_sock *m = mine(fd);
+	if (!m || !st_g.proc_id)
+		return;
+	uint64_t key = (uint64_t)st_g.proc_id << 32 | (uint32_t)fd;
+	struct st_sock *s = shared(key, m->origin != ST_OR_NONE);
+	if (!s)
+		return;
+	uint32_t v = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+	if ((v & 1) || !__atomic_compare_exchange_n(&s->seq, &v, v + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	memcpy((char *)s + 12, (char *)m + 12, sizeof(*s) - 12);   /* all after key and seq */
+	__atomic_store_n(&s->seq, v + 2, __ATOMIC_RELEASE);
+}
+
+void st_sock_note(int fd, int origin, int domain, int type, int protocol, uint64_t birth)
+{
+	struct st_sock *m = mine(fd);
+	if (!m)
+		return;
+	memset(m, 0, sizeof(*m));
+	m->key = (uint32_t)fd;
+	m->origin = (uint8_t)origin;
+	m->domain = (uint16_t)domain;
+	m->type = (uint16_t)(type & 0xff);
+	m->protocol = (uint16_t)protocol;
+	m->birth = birth;
+	if (fd > max_fd)
+		max_fd = fd;
+	publish(fd);
+}
+
+int st_sock_kind_known(int fd, int *dom, int *type, int *proto)
+{
+	struct st_sock *m = mine(fd);
+	if (!m || m->origin == ST_OR_NONE || !m->domain)
+		return 0;
+	*dom = m->domain;
+	*type = m->type;
+	*proto = m->protocol;
+	return 1;
+}
+
+static void fill_addr(struct st_saddr *d, const struct sockaddr_storage *ss, socklen_t len)
+{
+	if (len > sizeof(d->raw))
+		len = sizeof(d->raw);
+	memcpy(d->raw, ss, len);
+	d->len = (uint16_t)len;
+}
+
+/* Look up the real local/peer address of fd (ephemeral ports), add them to the record
+ * being built and to the socket tables. */
+void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer)
+{
+	if (st_g.seccomp)
+		return;                 /* no syscall the program did not make */
+	int saved = errno;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct st_sock *m = mine(fd);
+	if (want_local) {
+		len = sizeof(ss);
+		if (syscall(SYS_getsockname, fd, &ss, &len) == 0 && len > 0) {
+			if (c)
+				st_put_addr(c, ST_T_LOCAL, (struct sockaddr *)&ss, len);
+			if (m)
+				fill_addr(&m->local, &ss, len);
+		}
+	}
+	if (want_peer) {
+		len = sizeof(ss);
+		if (syscall(SYS_getpeername, fd, &ss, &len) == 0 && len > 0) {
+			if (c)
+				st_put_addr(c, ST_T_PEER, (struct sockaddr *)&ss, len);
+			if (m)
+				fill_addr(&m->peer, &ss, len);
+		}
+	}
+	publish(fd);
+	errno = saved;
+}
+
+int st_sock_local_unknown(int fd)
+{
+	const struct st_sock *m = mine(fd);
+	return m && m->origin != ST_OR_NONE && m->local.len == 0;
+}
+
+void st_sock_clear(int fd)
+{
+	struct st_sock *m = mine(fd);
+	if (m && m->origin != ST_OR_NONE) {
+		m->origin = ST_OR_NONE;
+		publish(fd);
+	}
+}
+
+void st_sock_copy(int from, int to)
+{
+	struct st_sock *a = mine(from), *b = mine(to);
+	if (!a || !b || a == b)
+		return;
+	*b = *a;
+	b->key = (uint32_t)to;
+	if (to > max_fd)
+		max_fd = to;
+	publish(to);
+}
+
+/* A process that just got its entry (a fork child) shows the sockets it holds under its
+ * own id: its parent may close its copies at once (fork servers do). */
+void st_sock_publish_all(void)
+{
+	for (int fd = 0; priv && fd <= max_fd && fd < ST_FDTAB; fd++)
+		if (priv[fd].origin != ST_OR_NONE && (st_fdkind[fd] & FK_MASK) == FK_SOCK)
+			publish(fd);
+}
