@@ -40,3 +40,10 @@ wait_file() {
 
 # count of records matching filters in a trace: nrec DIR filters...
 nrec() { local d=$1; shift; dump "$d" | $Q count "$@"; }
+
+# trace_size_is FILE BYTES: the trace file uses the size asked for (all of it but the last
+# partial block: at most 64 KiB less)
+trace_size_is() {
+	local got; got=$(stat -c %s "$1")
+	[ "$got" -le "$2" ] && [ "$got" -gt $(($2 - 65536)) ] || fail "trace size $got, asked for $2"
+}

@@ -57,7 +57,7 @@ t_fork_exec() {
 	"$TB/forkexec" > untraced.txt 2>&1 || return 1
 	traced "$W/rings" "$TB/forkexec" > traced.txt 2>&1 || return 1
 	expect_same_output untraced.txt traced.txt || return 1
-	expect_eq "ring files (parent, child, exec'd child)" "$(ls rings | wc -l)" 3 || return 1
+	expect_eq "one trace file for the whole tree" "$(ls rings)" "trace.ring" || return 1
 	local parent child
 	parent=$(dump rings | $Q values pid call=fork | head -n 1)
 	child=$(dump rings | $Q values ret call=fork | head -n 1)
@@ -67,11 +67,16 @@ t_fork_exec() {
 	expect_eq "child closed inherited socket" "$(dump rings | $Q count pid="$child" call=close)" 1 || return 1
 	expect_eq "exec recorded, never returned" "$(dump rings | $Q count pid="$child" call=exec complete=false)" 1 || return 1
 	expect_eq "exec'd image socket" "$(dump rings | $Q count pid="$child" call=socket args.domain=AF_INET6)" 1 || return 1
-	# the parent's ring holds the parent's records only (a fork child once wrote the fork's
-	# completion into it)
-	local pring; pring=$(grep -l . rings/*."$parent".*.ring | head -n 1)
-	expect_eq "parent's ring: parent's thread only" "$(dump "$pring" | $Q values tid | sort -u)" "$parent" || return 1
-	expect_eq "fork completed in the parent's ring" "$(dump "$pring" | $Q values ret call=fork)" "$child"
+	# records carry the process that wrote them (a fork child once wrote the fork's
+	# completion as its parent's)
+	expect_eq "parent's records: parent's thread only" "$(dump rings | $Q values tid pid="$parent" | sort -u)" "$parent" || return 1
+	expect_eq "fork completed once, in the parent" "$(dump rings | $Q values ret call=fork)" "$child" || return 1
+	# three entries: the parent, its fork child, and the image the child exec'd
+	"$VIEW" processes rings > p.txt || return 1
+	grep -Eq "^$parent forkexec  \(ppid [0-9]+\)  5 calls  exited 0 " p.txt || fail "parent: $(cat p.txt)" || return 1
+	grep -Eq "^  $child forkexec  \(ppid $parent, fork child\)  [0-9]+ calls  exec'd " p.txt || fail "child: $(cat p.txt)" || return 1
+	grep -Eq "^    $child exe  \(ppid $parent, exec'd image\)  [0-9]+ calls  exited 0 .* exec-child\$" p.txt \
+		|| fail "exec'd image: $(cat p.txt)"
 }
 run_case fork_and_exec_rings t_fork_exec
 
@@ -162,7 +167,7 @@ t_bad_env() {
 	expect_eq "one line per bad variable" "$(grep -c '^socktrace:' err.txt)" 3 || return 1
 	grep -q "SOCKTRACE_SIZE='lots'" err.txt || return 1
 	expect_eq "traced anyway, with defaults" "$(nrec rings call=recv)" 1 || return 1
-	expect_eq "ring of the default size" "$(stat -c %s rings/*.ring)" 16777216
+	trace_size_is rings/trace.ring $((64 << 20))
 }
 run_case bad_environment_values t_bad_env
 
@@ -242,8 +247,9 @@ t_allcalls() {
 		# shellcheck disable=SC2086
 		expect_eq "$c" "$($Q count $c < d.json)" 1 || return 1
 	done
-	# the spawned /bin/true inherited two sockets but made no socket call: no ring for it
-	expect_eq "rings" "$(ls rings | grep -c '^true\.')" 0
+	# the spawned /bin/true inherited two sockets but made no socket call: not in the trace
+	"$VIEW" processes rings > p.txt || return 1
+	expect_eq "processes in the trace" "$(awk '{print $2}' p.txt)" "allcalls" 
 }
 run_case every_other_call t_allcalls
 
@@ -256,19 +262,29 @@ t_no_ring_without_socket_calls() {
 	wait_file port || return 1
 	( exec 5<>"/dev/tcp/127.0.0.1/$(cat port)"; traced "$W/r2" dd bs=3 count=1 status=none <<< hi >&5 ) || return 1
 	wait
-	expect_eq "one ring: dd's, which wrote to the socket" "$(ls r2)" "$(ls r2 | grep '^dd\.')" || return 1
+	"$VIEW" processes r2 > p.txt || return 1
+	expect_eq "one process traced: dd, which wrote to the socket" "$(awk '{print $2}' p.txt)" "dd" || return 1
 	expect_eq "inherited, written, closed" "$(dump r2 | $Q values call fd=1 | tr '\n' ' ')" "inherited write close "
 }
 run_case no_ring_without_socket_calls t_no_ring_without_socket_calls
 
 t_late_completion() {
-	# a recv blocks while another thread wraps the whole ring over its entry record
+	# a recv blocks while another thread wraps the whole ring: its span is still in use, so
+	# the ring steps over it and the entry is completed in place
 	SOCKTRACE_SIZE=4M SOCKTRACE_STACK_DEPTH=0 traced "$W/rings" "$TB/scenarios" late > out.txt || return 1
 	expect_eq "program" "$(cat out.txt)" "late recv 1" || return 1
 	dump rings > d.json 2> err.txt || return 1
 	grep -q "ring wrapped" err.txt || fail "the ring did not wrap" || return 1
-	# its completion survives, as a record that names the overwritten entry
-	expect_eq "late completion" "$($Q count call=recv complete=true ret=1 args.late_exit_of='*' < d.json)" 1 || return 1
-	expect_ge "blocked for the whole wrap (ns)" "$($Q values dur_ns call=recv < d.json)" 50000000
+	expect_eq "entry kept and completed" "$($Q count call=recv complete=true ret=1 < d.json)" 1 || return 1
+	expect_eq "not a late record" "$($Q count call=recv args.late_exit_of='*' < d.json)" 0 || return 1
+	expect_ge "blocked for the whole wrap (ns)" "$($Q values dur_ns call=recv < d.json)" 50000000 || return 1
+	# the same, but a signal handler on the blocked thread moved its span on: the entry is
+	# overwritten, and the completion survives as a record that names it
+	SOCKTRACE_SIZE=4M SOCKTRACE_STACK_DEPTH=0 traced "$W/r2" "$TB/scenarios" late-handler > out.txt || return 1
+	expect_eq "program" "$(cat out.txt)" "late recv 1" || return 1
+	dump r2 > d2.json 2> err2.txt || return 1
+	grep -q "ring wrapped" err2.txt || fail "the ring did not wrap" || return 1
+	expect_eq "late completion" "$($Q count call=recv complete=true ret=1 args.late_exit_of='*' < d2.json)" 1 || return 1
+	expect_ge "blocked for the whole wrap (ns)" "$($Q values dur_ns call=recv < d2.json)" 50000000
 }
 run_case late_completion_after_wrap t_late_completion

@@ -115,7 +115,7 @@ int command_tail(int argc, char **argv)
 			fprintf(stderr, "socktrace tail: %s: %s\n", path, err);
 			break;
 		}
-		if (f && !first_scan)
+		else if (f)
 			st_file_refresh(f);
 		uint64_t now = mono_now();
 		struct spanstate *st, *tmp;
@@ -166,8 +166,7 @@ int command_tail(int argc, char **argv)
 				HASH_DEL(spans, st);
 				free(st);
 			}
-		if (f)
-			first_scan = 0;
+		first_scan = 0;     /* a trace made after we started is all new */
 		if (nbatch)
 			qsort(batch, nbatch, sizeof(*batch), by_ts);
 		for (size_t b = 0; b < nbatch; b++) {

@@ -26,6 +26,18 @@ static void *late_reader(void *arg)
 	return NULL;
 }
 
+static int late_sv[2];
+
+/* On the blocked thread: enough traced calls to move its span on, so the span holding the
+ * recv's entry is retired and can be overwritten while the recv still waits. */
+static void busy_handler(int sig)
+{
+	(void)sig;
+	int v = 1;
+	for (int i = 0; i < 50; i++)
+		setsockopt(late_sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
+}
+
 static int pair_tcp(int *server_side)
 {
 	int port;
@@ -177,9 +189,28 @@ int main(int argc, char **argv)
 		pthread_create(&t, NULL, late_reader, sv);
 		usleep(100000);
 		int v = 1;
-		for (int i = 0; i < 30000; i++)
+		for (int i = 0; i < 100000; i++)
 			setsockopt(sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
 		send(sv[0], "!", 1, 0);
+		pthread_join(t, NULL);
+	} else if (!strcmp(m, "late-handler")) {
+		/* as "late", but a signal handler on the blocked thread fills its span first: the
+		 * entry's span is retired and overwritten, and the completion is logged as a late
+		 * record naming its entry */
+		socketpair(AF_UNIX, SOCK_STREAM, 0, late_sv);
+		struct sigaction sa = { .sa_handler = busy_handler, .sa_flags = SA_RESTART };
+		sigaction(SIGUSR1, &sa, NULL);
+		pthread_t t;
+		pthread_create(&t, NULL, late_reader, late_sv);
+		usleep(100000);
+		for (int i = 0; i < 40; i++) {
+			pthread_kill(t, SIGUSR1);
+			usleep(2000);
+		}
+		int v = 1;
+		for (int i = 0; i < 100000; i++)
+			setsockopt(late_sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
+		send(late_sv[0], "!", 1, 0);
 		pthread_join(t, NULL);
 	} else if (!strcmp(m, "v6")) {
 		int l = socket(AF_INET6, SOCK_STREAM, 0);
