@@ -46,8 +46,9 @@ $(B)/asan/socktrace: $(VIEWER_SRC) $(HDRS)
 		-fno-omit-frame-pointer -o $@ $(VIEWER_SRC) -ldw -lelf
 
 # test programs (tests/progs): plain C with frame info, one built FORTIFY, one C++
-TPROGS := invisible brokenpipe threads forkexec sighandler busy classic pingpong dlopener allcalls scenarios
-TEST_BINS := $(TPROGS:%=$(B)/tests/%) $(B)/tests/exceptions $(B)/tests/fortify $(B)/tests/libearly.so
+TPROGS := invisible brokenpipe threads forkexec sighandler busy classic pingpong dlopener allcalls scenarios benchcall
+TEST_BINS := $(TPROGS:%=$(B)/tests/%) $(B)/tests/exceptions $(B)/tests/fortify $(B)/tests/libearly.so \
+             $(B)/tests/libstub.so
 $(B)/tests/%: tests/progs/%.c tests/progs/common.h
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
@@ -63,6 +64,9 @@ $(B)/tests/exceptions: tests/progs/exceptions.cpp
 $(B)/tests/libearly.so: tests/progs/early.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -shared -fPIC $(WARN) -o $@ $<
+$(B)/tests/libstub.so: tests/progs/stub.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -shared -fPIC $(WARN) -o $@ $<
 
 test-progs: $(TEST_BINS) $(B)/tests/test_lifecycle
 

@@ -208,6 +208,13 @@ static void stacks_init(void)
 void st_after_fork_child(void)
 {
 	st_g.gen++;
+	if (!st_tls.busy) {     /* else a signal handler forked inside our reservation: the
+		                 * interrupted code finishes it, the next one starts afresh */
+		st_tls.span = NULL;
+		st_tls.cur = st_tls.end = NULL;
+		st_tls.npending = 0;
+		st_tls.tid = 0;
+	}
 	st_g.parent_id = st_g.on ? st_g.proc_id : 0;
 	st_g.proc_id = 0;
 	st_g.pid = (int)syscall(SYS_getpid);

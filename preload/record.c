@@ -32,17 +32,17 @@ int st_begin_slow(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1,
 		return 0;
 	if (st_attach() != 0)
 		return 0;
-	return st_begin_rec(c, call, fd, a0, a1, a2, extra);
+	return st_begin(c, call, fd, a0, a1, a2, extra);
 }
 
 /*
  * Unwind the caller's stack straight into the record. unw_backtrace starts with the frame
- * that called it: st_begin_rec (kept out of line for this) and then the wrapper, so asking
- * for depth + 2 frames written two slots before the frame area lands the program's frames
- * in place; a[1] and a[2] are filled afterwards. Any other number of our own frames (a
- * helper between wrapper and st_begin_rec) is moved down.
+ * that called it: this function (kept out of line for this) and then the wrapper that
+ * st_begin is inlined into, so asking for depth + 2 frames written two slots before the
+ * frame area lands the program's frames in place; a[1] and a[2] are filled afterwards. Any
+ * other number of our own frames (a helper between wrapper and st_begin) is moved down.
  */
-static unsigned capture(struct st_rec *r, unsigned depth)
+__attribute__((noinline)) unsigned st_capture_rec(struct st_rec *r, unsigned depth)
 {
 	uint64_t *base = &r->a[1];
 	int saved = errno;
@@ -59,56 +59,24 @@ static unsigned capture(struct st_rec *r, unsigned depth)
 	return (unsigned)keep;
 }
 
-__attribute__((noinline)) int st_begin_rec(struct st_call *c, int call, int fd, uint64_t a0,
-                                           uint64_t a1, uint64_t a2, unsigned extra)
+/* A call recorded on the common path keeps only what that path needs in st_call: fill in
+ * the rest before anything else touches it. */
+void st_call_careful(struct st_call *c)
 {
-	int nested = st_tls.nesting++ > 0;
-	uint64_t t = st_ts();
-	unsigned depth = nested ? 0 : (unsigned)st_g.stacks;
-	unsigned len = round8(FIXED + depth * 8 + extra);
-	uint8_t flags = nested ? ST_RF_NESTED : 0;
-	if (unlikely(len > ST_REC_MAX)) {
-		len = ST_REC_MAX;
-		flags |= ST_RF_TRUNC;
-	}
-	st_tls.writing++;
-	st_sigfence();
-	struct st_rec *r = st_reserve(len, &c->pos, &c->span, &c->priv);
-	if (unlikely(!r)) {
-		st_tls.writing--;
-		st_tls.nesting--;
-		c->r = NULL;
-		return 0;
-	}
-	__atomic_store_n(&r->w, ST_RW(c->pos, len, ST_K_WRITING, 0), __ATOMIC_RELAXED);
-	st_sigfence();
-	st_inc32(&c->span->nrec);
-	r->t_enter = t;
-	r->t_exit = 0;
-	r->ret = 0;
-	r->call = (uint8_t)call;
-	r->err = 0;
-	r->fd = fd;
-	unsigned nf = depth ? capture(r, depth) : 0;
-	r->nframes = (uint8_t)nf;
-	r->a[0] = a0;
-	r->a[1] = a1;
-	r->a[2] = a2;
-	c->r = r;
-	c->len = len;
-	c->off = FIXED + nf * 8;
-	c->extra = extra;
-	c->flags = flags;
+	if (c->slow)
+		return;
+	c->slow = 1;
+	c->len = ST_RW_LEN(c->w);
+	c->off = c->len;
+	c->extra = 0;
+	c->flags = (uint8_t)ST_RW_FLAGS(c->w);
 	c->kind = ST_K_ENTERED;
-	c->call = (uint16_t)call;
-	c->fd = fd;
-	c->gen = st_g.gen;
-	c->t_enter = t;
-	c->enter_pos = 0;
-	c->a[0] = a0;
-	c->a[1] = a1;
-	c->a[2] = a2;
-	return 1;
+}
+
+/* 1 in a fork child for a record its parent began (the fork happened during the call). */
+static int parents(const struct st_call *c)
+{
+	return c->span->proc != st_g.proc_id || !st_g.proc_id;
 }
 
 static void blob_room(struct st_call *c, unsigned *len)
@@ -122,6 +90,7 @@ static void blob_room(struct st_call *c, unsigned *len)
 
 void st_put(struct st_call *c, int type, const void *p, unsigned len)
 {
+	st_call_careful(c);
 	if (!c->r || c->off + 4 > c->len)
 		return;
 	blob_room(c, &len);
@@ -130,10 +99,12 @@ void st_put(struct st_call *c, int type, const void *p, unsigned len)
 	memcpy(d, &th, 4);
 	memcpy(d + 4, p, len);
 	c->off += 4 + len;
+	c->slow = 1;
 }
 
 void st_put_iov(struct st_call *c, int type, const struct iovec *iov, size_t n, size_t len)
 {
+	st_call_careful(c);
 	if (!c->r || c->off + 4 > c->len || !iov)
 		return;
 	unsigned want = len > 0xffff ? 0xffff : (unsigned)len;
@@ -149,6 +120,7 @@ void st_put_iov(struct st_call *c, int type, const struct iovec *iov, size_t n, 
 	struct st_tlv_hdr th = { (uint8_t)type, 0, (uint16_t)(want - left) };
 	memcpy((uint8_t *)c->r + c->off, &th, 4);
 	c->off += 4 + th.len;
+	c->slow = 1;
 }
 
 void st_put_addr(struct st_call *c, int type, const struct sockaddr *sa, socklen_t len)
@@ -179,12 +151,11 @@ static void trim(struct st_call *c)
 void st_enter_slow(struct st_call *c)
 {
 	trim(c);
+	c->slow = 1;            /* the exit goes the careful way too */
 	__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, ST_K_ENTERED, c->flags), __ATOMIC_RELEASE);
 	st_sigfence();
 	if (c->priv)
 		st_retire(c->span);     /* its exit will be a record of its own */
-	if (--st_tls.writing == 0 && st_tls.npending)
-		st_retire_pending();
 }
 
 /* Room for `extra` more bytes right after the record, in the current span. */
@@ -207,16 +178,17 @@ static int extend(struct st_call *c, unsigned extra)
 
 void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t)
 {
-	if (c->gen != st_g.gen) {
+	st_call_careful(c);
+	if (parents(c)) {
 		c->r = NULL;            /* a fork child: the entry is in the parent's span */
 		return;
 	}
 	unsigned extra = round8(c->extra);
+	struct st_rec *e = c->r;
 	if (c->span == st_tls.span && !c->priv && (!extra || extend(c, extra))) {
-		struct st_rec *r = c->r;
-		r->t_exit = t;
-		r->ret = ret;
-		r->err = (int16_t)err;
+		e->t_exit = t;
+		e->ret = ret;
+		e->err = (int16_t)err;
 		c->kind = ST_K_COMPLETE;
 		return;
 	}
@@ -234,14 +206,15 @@ void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t)
 	st_sigfence();
 	st_inc32(&sp->nrec);
 	st_inc32(&sp->nexit);
-	r->t_enter = c->t_enter;
+	/* the entry is still where it was (a span is only reused a whole lap later) */
+	r->t_enter = e->t_enter;
 	r->t_exit = t;
 	r->ret = ret;
-	r->call = (uint8_t)c->call;
+	r->call = e->call;
 	r->nframes = 0;
 	r->err = (int16_t)err;
-	r->fd = c->fd;
-	memcpy(r->a, c->a, sizeof(r->a));
+	r->fd = e->fd;
+	memcpy(r->a, e->a, sizeof(r->a));
 	c->enter_pos = c->pos;
 	c->r = r;
 	c->pos = pos;
@@ -250,6 +223,7 @@ void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t)
 	c->len = len;
 	c->off = FIXED;
 	c->kind = ST_K_EXIT;
+	c->slow = 1;
 	st_put(c, ST_T_LATE_OF, &c->enter_pos, 8);
 }
 
@@ -262,9 +236,8 @@ void st_done_slow(struct st_call *c)
 		if (c->priv)
 			st_retire(c->span);
 	}
-	if (--st_tls.writing == 0 && st_tls.npending)
+	if (--st_tls.nesting == 0 && st_tls.npending)
 		st_retire_pending();
-	st_tls.nesting--;
 }
 
 /* A record with no real call behind it (inherited socket, the disposition at start...). */

@@ -233,11 +233,13 @@ struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp,
 	st_sigfence();
 	st_tls.busy = 0;
 	if (s && old) {
-		/* another record of this thread may still be writing into the old span (we are
-		 * in a signal handler that interrupted it): it retires the span when done */
-		if (st_tls.writing > 1 && st_tls.npending < 4)
+		/* a call of this thread that is still in progress (we are in a signal handler
+		 * that interrupted it) may write into the old span yet: the outermost call
+		 * retires it when it is done. Beyond four such spans they are left to the
+		 * thread's or the process's end. */
+		if (st_tls.nesting > 1 && st_tls.npending < 4)
 			st_tls.pending[st_tls.npending++] = old;
-		else if (st_tls.writing <= 1)
+		else if (st_tls.nesting <= 1)
 			st_retire(old);
 	}
 	if (s && !st_tls.key_set && st_tls.nesting <= 1) {

@@ -66,8 +66,8 @@ struct st_tls {
 	uint8_t *cur, *end;             /* free space in the current span */
 	struct st_span *span;           /* current span, NULL if none */
 	int busy;                       /* cur/end/span being changed: a signal handler keeps off */
-	int writing;                    /* record writes in progress on this thread */
-	int nesting;                    /* >0 while inside the tracer on this thread */
+	int nesting;                    /* traced calls in progress on this thread (signal
+	                                 * handlers nest); spans are retired only at 0 */
 	int tid;
 	uint32_t gen;                   /* st_g.gen this thread's state belongs to */
 	uint32_t next_blocks;           /* size of the next span this thread claims */
@@ -78,27 +78,29 @@ struct st_tls {
 
 extern __thread struct st_tls st_tls __attribute__((tls_model("initial-exec")));
 
-/* One call being recorded. */
+/* One call being recorded. Only what the common path needs lives here; the rest (call, fd,
+ * arguments, entry time) is read back from the entry record when an exit record of its own
+ * has to be written. */
 struct st_call {
 	struct st_rec *r;               /* NULL: not recording */
 	struct st_span *span;           /* span the record lives in */
+	uint64_t w;                     /* the record word without its kind: check, length, flags */
 	uint64_t pos;                   /* stream position of the record */
+	uint64_t enter_pos;             /* kind EXIT: where the entry is */
 	unsigned len;                   /* bytes reserved for the record */
 	unsigned off;                   /* blob write offset, from the record's start */
 	unsigned extra;                 /* bound of the exit phase's TLV bytes */
 	uint8_t flags;                  /* ST_RF_* */
 	uint8_t kind;                   /* kind to commit: ST_K_ENTERED / COMPLETE / EXIT */
 	uint8_t priv;                   /* the record has a span of its own (retire after it) */
-	uint16_t call;
-	int fd;
-	uint32_t gen;                   /* process generation at begin (fork detection) */
-	uint64_t t_enter;
-	uint64_t a[3];
-	uint64_t enter_pos;             /* separate exit record: where the entry was */
+	uint8_t slow;                   /* anything but a fixed-size record in the thread's span */
 };
 
+/* Mark the record with a flag (before st_enter). */
+#define ST_FLAG(c, f) (st_call_careful(c), (c)->flags |= (f))
+
 /* Stream position of the call's entry record (the viewer's "ticket" of the call). */
-#define ST_ENTRY_POS(c) ((c)->enter_pos ? (c)->enter_pos : (c)->pos)
+#define ST_ENTRY_POS(c) ((c)->kind == ST_K_EXIT ? (c)->enter_pos : (c)->pos)
 
 /* ---- start-up: init.c ---- */
 int st_ready(void);                 /* 1 when calls may be recorded (initialises lazily) */
@@ -158,12 +160,12 @@ static inline void st_inc32(uint32_t *p)
  * Claim `len` bytes of this thread's span for one record. The common case is a bump of a
  * thread-local pointer between two compiler barriers: a signal handler that lands inside
  * the bump (busy) takes a span of its own instead of racing for this one. A fork child
- * (st_g.gen moved on) leaves its parent's span alone and claims its own.
+ * starts with no span (st_after_fork_child), so it claims its own.
  */
 static inline struct st_rec *st_reserve(unsigned len, uint64_t *pos, struct st_span **sp,
                                         uint8_t *priv)
 {
-	if (likely(!st_tls.busy && st_tls.gen == st_g.gen)) {
+	if (likely(!st_tls.busy)) {
 		st_tls.busy = 1;
 		st_sigfence();
 		uint8_t *p = st_tls.cur;
@@ -184,10 +186,10 @@ static inline struct st_rec *st_reserve(unsigned len, uint64_t *pos, struct st_s
 }
 
 /* ---- records: record.c ---- */
+void st_call_careful(struct st_call *c);
 int st_begin_slow(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
                   unsigned extra);
-int st_begin_rec(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
-                 unsigned extra);
+unsigned st_capture_rec(struct st_rec *r, unsigned depth);
 void st_put(struct st_call *c, int type, const void *p, unsigned len);
 void st_put_iov(struct st_call *c, int type, const struct iovec *iov, size_t n, size_t len);
 void st_put_addr(struct st_call *c, int type, const struct sockaddr *sa, socklen_t len);
@@ -199,22 +201,61 @@ void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
 /*
  * Begin recording `call` on `fd`; `extra` bounds the TLV bytes the caller adds with st_put
  * in each phase. Returns 0 (and records nothing) when not tracing. On 1 the caller must go
- * through st_enter, the real call, st_exit and st_done.
+ * through st_enter, the real call, st_exit and st_done. Inlined into every wrapper: the
+ * common path is a few dozen instructions, no call and no locked instruction.
  */
-static inline int st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1,
-                           uint64_t a2, unsigned extra)
+static inline __attribute__((always_inline)) int
+st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, unsigned extra)
 {
 	if (unlikely(!__atomic_load_n(&st_g.on, __ATOMIC_RELAXED)))
 		return st_begin_slow(c, call, fd, a0, a1, a2, extra);
-	return st_begin_rec(c, call, fd, a0, a1, a2, extra);
+	int nested = st_tls.nesting++ > 0;
+	uint64_t t = st_ts();
+	unsigned depth = nested ? 0 : (unsigned)st_g.stacks;
+	unsigned len = (64 + depth * 8 + extra + 7) & ~7u;
+	uint8_t flags = nested ? ST_RF_NESTED : 0;
+	if (unlikely(len > ST_REC_MAX)) {
+		len = ST_REC_MAX;
+		flags |= ST_RF_TRUNC;
+	}
+	st_sigfence();
+	struct st_rec *r = st_reserve(len, &c->pos, &c->span, &c->priv);
+	if (unlikely(!r)) {
+		st_tls.nesting--;
+		c->r = NULL;
+		return 0;
+	}
+	uint64_t w = ST_RW(c->pos, len, 0, flags);      /* kind 0: WRITING */
+	__atomic_store_n(&r->w, w, __ATOMIC_RELAXED);
+	st_sigfence();
+	st_inc32(&c->span->nrec);
+	r->t_enter = t;
+	r->call = (uint8_t)call;
+	r->fd = fd;
+	unsigned nf = depth ? st_capture_rec(r, depth) : 0;
+	r->nframes = (uint8_t)nf;
+	r->a[0] = a0;
+	r->a[1] = a1;
+	r->a[2] = a2;
+	c->r = r;
+	c->w = w;
+	c->slow = 64 + nf * 8 != len || c->priv;
+	if (unlikely(c->slow || flags)) {   /* what only the careful paths read */
+		c->slow = 1;
+		c->len = len;
+		c->off = 64 + nf * 8;
+		c->extra = extra;
+		c->flags = flags;
+		c->kind = ST_K_ENTERED;
+	}
+	return 1;
 }
 
 /* The entry is written: make it visible (the call may never return). */
 static inline void st_enter(struct st_call *c)
 {
-	if (likely(c->off == c->len && !c->priv)) {
-		__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, ST_K_ENTERED, c->flags), __ATOMIC_RELEASE);
-		st_tls.writing--;
+	if (likely(!c->slow)) {
+		__atomic_store_n(&c->r->w, c->w | ST_K_ENTERED, __ATOMIC_RELEASE);
 	} else {
 		st_enter_slow(c);
 	}
@@ -225,14 +266,12 @@ static inline void st_exit(struct st_call *c, long ret)
 {
 	int err = ret < 0 ? errno : 0;
 	uint64_t t = st_ts();
-	st_tls.writing++;
 	st_sigfence();
-	if (likely(c->span == st_tls.span && c->extra == 0 && c->gen == st_g.gen && !c->priv)) {
+	if (likely(c->span == st_tls.span && !c->slow)) {
 		struct st_rec *r = c->r;
 		r->t_exit = t;
 		r->ret = ret;
 		r->err = (int16_t)err;
-		c->kind = ST_K_COMPLETE;
 	} else {
 		st_exit_slow(c, ret, err, t);
 	}
@@ -241,12 +280,11 @@ static inline void st_exit(struct st_call *c, long ret)
 /* Commit the record; errno is as the real call left it. */
 static inline void st_done(struct st_call *c)
 {
-	if (likely(c->r && c->off == c->len && !c->priv)) {
-		__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, c->kind, c->flags), __ATOMIC_RELEASE);
+	if (likely(!c->slow)) {
+		__atomic_store_n(&c->r->w, c->w | ST_K_COMPLETE, __ATOMIC_RELEASE);
 		st_sigfence();
-		if (likely(--st_tls.writing == 0) && unlikely(st_tls.npending))
+		if (likely(--st_tls.nesting == 0) && unlikely(st_tls.npending))
 			st_retire_pending();
-		st_tls.nesting--;
 	} else {
 		st_done_slow(c);
 	}

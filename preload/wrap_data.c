@@ -29,7 +29,7 @@ REAL_DECL(ssize_t, __read_chk, (int, void *, size_t, size_t))
 	do { if ((r) > 0 && st_g.cfg.payload) st_put(&c, ST_T_DATA, buf, (unsigned)((size_t)(r) < st_g.cfg.payload ? (size_t)(r) : st_g.cfg.payload)); } while (0)
 #define KEEP_IOV(iov, n, r) \
 	do { if ((r) > 0 && st_g.cfg.payload) st_put_iov(&c, ST_T_DATA, iov, n, (size_t)(r) < st_g.cfg.payload ? (size_t)(r) : st_g.cfg.payload); } while (0)
-#define FORTIFIED c.flags |= ST_RF_FORTIFY
+#define FORTIFIED ST_FLAG(&c, ST_RF_FORTIFY)
 /* An unbound datagram socket gets its address at its first send: look it up once. */
 #define LEARN_LOCAL(r) \
 	do { if ((r) >= 0 && st_sock_local_unknown(fd)) st_sock_addrs(fd, &c, 1, 0); } while (0)

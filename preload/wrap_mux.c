@@ -59,7 +59,7 @@ ST_EXPORT int __poll_chk(struct pollfd *p, nfds_t n, int tmo, size_t plen)
 	if (!k)
 		return REAL(__poll_chk)(p, n, tmo, plen);
 	TRACED(int, ST_C_POLL, -1, n, tmo, 0, POLL_ROOM(k), REAL(__poll_chk)(p, n, tmo, plen),
-	       c.flags |= ST_RF_FORTIFY, put_poll(&c, p, n));
+	       ST_FLAG(&c, ST_RF_FORTIFY), put_poll(&c, p, n));
 }
 
 ST_EXPORT int ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *m)
@@ -78,7 +78,7 @@ ST_EXPORT int __ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t, 
 	if (!k)
 		return REAL(__ppoll_chk)(p, n, t, m, plen);
 	TRACED(int, ST_C_PPOLL, -1, n, ts_ms(t), 0, POLL_ROOM(k), REAL(__ppoll_chk)(p, n, t, m, plen),
-	       c.flags |= ST_RF_FORTIFY, put_poll(&c, p, n));
+	       ST_FLAG(&c, ST_RF_FORTIFY), put_poll(&c, p, n));
 }
 
 /* Socket fds asked about in the select sets, with what was asked (POLLIN/OUT/PRI). */

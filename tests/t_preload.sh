@@ -278,13 +278,16 @@ t_late_completion() {
 	expect_eq "entry kept and completed" "$($Q count call=recv complete=true ret=1 < d.json)" 1 || return 1
 	expect_eq "not a late record" "$($Q count call=recv args.late_exit_of='*' < d.json)" 0 || return 1
 	expect_ge "blocked for the whole wrap (ns)" "$($Q values dur_ns call=recv < d.json)" 50000000 || return 1
-	# the same, but a signal handler on the blocked thread moved its span on: the entry is
-	# overwritten, and the completion survives as a record that names it
+	# the same, but a signal handler on the blocked thread moved its span on meanwhile: the
+	# old span is not retired while the call is in progress, so the entry survives again and
+	# the completion (a record of its own, in the thread's new span) is paired with it
 	SOCKTRACE_SIZE=4M SOCKTRACE_STACK_DEPTH=0 traced "$W/r2" "$TB/scenarios" late-handler > out.txt || return 1
 	expect_eq "program" "$(cat out.txt)" "late recv 1" || return 1
 	dump r2 > d2.json 2> err2.txt || return 1
 	grep -q "ring wrapped" err2.txt || fail "the ring did not wrap" || return 1
-	expect_eq "late completion" "$($Q count call=recv complete=true ret=1 args.late_exit_of='*' < d2.json)" 1 || return 1
+	expect_eq "handler records" "$($Q count call=setsockopt nested=true < d2.json)" 2000 || return 1
+	expect_eq "entry kept, completion paired" "$($Q count call=recv complete=true ret=1 < d2.json)" 1 || return 1
+	expect_eq "not a late record" "$($Q count call=recv args.late_exit_of='*' < d2.json)" 0 || return 1
 	expect_ge "blocked for the whole wrap (ns)" "$($Q values dur_ns call=recv < d2.json)" 50000000
 }
 run_case late_completion_after_wrap t_late_completion

@@ -194,9 +194,8 @@ int main(int argc, char **argv)
 		send(sv[0], "!", 1, 0);
 		pthread_join(t, NULL);
 	} else if (!strcmp(m, "late-handler")) {
-		/* as "late", but a signal handler on the blocked thread fills its span first: the
-		 * entry's span is retired and overwritten, and the completion is logged as a late
-		 * record naming its entry */
+		/* as "late", but a signal handler on the blocked thread fills its span first, so
+		 * the thread moves to new spans while the recv still waits */
 		socketpair(AF_UNIX, SOCK_STREAM, 0, late_sv);
 		struct sigaction sa = { .sa_handler = busy_handler, .sa_flags = SA_RESTART };
 		sigaction(SIGUSR1, &sa, NULL);
