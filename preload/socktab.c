@@ -43,7 +43,11 @@ static struct st_sock *shared(uint64_t key, int create)
 			return s;
 		if (!create)
 			continue;
-		if ((k == 0 || st_proc_ended((uint32_t)(k >> 32))) &&
+		/* free: never used, left by a process that ended, or a closed socket's entry */
+		int reusable = k == 0 || st_proc_ended((uint32_t)(k >> 32)) ||
+		               (__atomic_load_n(&s->origin, __ATOMIC_RELAXED) == ST_OR_NONE &&
+		                !(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) & 1));
+		if (reusable &&
 		    __atomic_compare_exchange_n(&s->key, &k, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			return s;
 		if (k == key)
