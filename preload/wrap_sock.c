@@ -175,7 +175,10 @@ ST_EXPORT int close(int fd)
 		forget(fd);
 		return REAL(close)(fd);
 	}
-	TRACED(int, ST_C_CLOSE, fd, 0, 0, 0, 0, REAL(close)(fd), NOTHING, forget(fd));
+	/* forgotten before the real close: once it returns, another thread may get the same
+	 * number from socket() or accept() and note it as its own */
+	forget(fd);
+	TRACED(int, ST_C_CLOSE, fd, 0, 0, 0, 0, REAL(close)(fd), NOTHING, NOTHING);
 }
 
 /* Close [first, last] around the fds we hide; returns the first failure. */
@@ -219,15 +222,14 @@ ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	                                4 + 4 * ns);
 	if (traced)
 		st_enter(&c);
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		forget_range(first, last);      /* before: the numbers are free once it returns */
 	int r = close_range_around(first, last, flags);
 	if (traced) {
 		st_exit(&c, r);
 		st_put(&c, ST_T_FDS, socks, 4u * ns);
-	}
-	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
-		forget_range(first, last);
-	if (traced)
 		st_done(&c);
+	}
 	return r;
 }
 
@@ -241,6 +243,7 @@ ST_EXPORT void closefrom(int lowfd)
 	int traced = ns > 0 && st_begin(&c, ST_C_CLOSEFROM, -1, first, 0, 0, 4 + 4 * ns);
 	if (traced)
 		st_enter(&c);
+	forget_range(first, ~0u);
 	int r = 0;
 	if (st_hidden_in(first, ~0u, hid, 1) == 0)
 		REAL(closefrom)(lowfd);
@@ -251,10 +254,8 @@ ST_EXPORT void closefrom(int lowfd)
 	if (traced) {
 		st_exit(&c, 0);
 		st_put(&c, ST_T_FDS, socks, 4u * ns);
-	}
-	forget_range(first, ~0u);
-	if (traced)
 		st_done(&c);
+	}
 }
 
 static void dup_done(int old, int nfd, int r)
