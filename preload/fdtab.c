@@ -1,4 +1,4 @@
-/* Which fds are sockets, and the fds libunwind owns that the program must never see. */
+/* Which fds are sockets: known from the calls that made them, or probed once with fstat. */
 #include "st_preload.h"
 
 #include <dirent.h>
@@ -10,9 +10,6 @@
 
 uint8_t st_fdkind[ST_FDTAB];
 
-#define MAX_HIDDEN 8
-static int hidden[MAX_HIDDEN];      /* libunwind's pipe, moved out of the program's range */
-static int poisoned[MAX_HIDDEN];    /* numbers libunwind still caches but the program took */
 
 void st_fd_set(int fd, int kind)
 {
@@ -116,7 +113,7 @@ void st_fd_scan(void)
 			if (d->d_name[0] < '0' || d->d_name[0] > '9')
 				continue;
 			int fd = atoi(d->d_name);
-			if (fd == dfd || st_fd_hidden(fd))
+			if (fd == dfd)
 				continue;
 			if (probe_sock(fd)) {
 				st_fd_set(fd, FK_SOCK);
@@ -130,92 +127,4 @@ void st_fd_scan(void)
 	syscall(SYS_close, dfd);
 out:
 	errno = saved;
-}
-
-int st_fd_hidden(int fd)
-{
-	for (int i = 0; i < MAX_HIDDEN; i++)
-		if (hidden[i] == fd + 1)
-			return 1;
-	return 0;
-}
-
-/*
- * libunwind made a pipe for its memory validation: move both ends far above the program's
- * fds, so the program's fd numbers stay what they would be untraced, and remember them so
- * close/dup2/closefrom leave them alone.
- */
-void st_hide_pipe(int fds[2])
-{
-	for (int e = 0; e < 2; e++) {
-		int nfd = fds[e];
-		if (st_g.hidden_base > 0) {
-			nfd = (int)syscall(SYS_fcntl, fds[e], F_DUPFD_CLOEXEC, st_g.hidden_base);
-			if (nfd >= 0) {
-				syscall(SYS_close, fds[e]);
-				fds[e] = nfd;
-			} else {
-				nfd = fds[e];
-			}
-		}
-		st_fd_set(nfd, FK_HIDDEN);
-		for (int i = 0; i < MAX_HIDDEN; i++)
-			if (hidden[i] == 0) {
-				hidden[i] = nfd + 1;
-				break;
-			}
-	}
-}
-
-/* The program is taking over hidden fd number `fd` (dup2 onto it). */
-void st_fd_poison(int fd)
-{
-	for (int i = 0; i < MAX_HIDDEN; i++)
-		if (hidden[i] == fd + 1)
-			hidden[i] = 0;
-	for (int i = 0; i < MAX_HIDDEN; i++)
-		if (poisoned[i] == 0) {
-			poisoned[i] = fd + 1;
-			break;
-		}
-}
-
-/* libunwind closes `fd`: 1 if it was hidden (now forgotten), so the close is real. */
-int st_fd_poisoned_take(int fd)
-{
-	for (int i = 0; i < MAX_HIDDEN; i++)
-		if (poisoned[i] == fd + 1) {
-			poisoned[i] = 0;
-			return 1;
-		}
-	return 0;
-}
-
-/* Hidden fds within [lo, hi], ascending, into out. */
-int st_hidden_in(unsigned lo, unsigned hi, int *out, int max)
-{
-	int n = 0;
-	for (int i = 0; i < MAX_HIDDEN; i++) {
-		unsigned fd = (unsigned)(hidden[i] - 1);
-		if (hidden[i] && fd >= lo && fd <= hi && n < max)
-			out[n++] = (int)fd;
-	}
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && out[j] < out[j - 1]; j--) {
-			int t = out[j];
-			out[j] = out[j - 1];
-			out[j - 1] = t;
-		}
-	return n;
-}
-
-/* For the close wrapper when libunwind is the caller. */
-int st_fd_unhide(int fd)
-{
-	for (int i = 0; i < MAX_HIDDEN; i++)
-		if (hidden[i] == fd + 1) {
-			hidden[i] = 0;
-			return 1;
-		}
-	return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,9 +26,37 @@ int st_gettid(void)
 	return (int)syscall(SYS_gettid);
 }
 
+/* What fd 2 was when we started: we only ever write there if it still is that, and not a
+ * socket (a program that closed stderr and made a socketpair would have our text sent to
+ * its peer). */
+static struct { int ok; dev_t dev; ino_t ino; } err_fd;
+
+static void note_stderr(void)
+{
+	struct stat sb;
+	err_fd.ok = syscall(SYS_fstat, 2, &sb) == 0 && !S_ISSOCK(sb.st_mode);
+	err_fd.dev = sb.st_dev;
+	err_fd.ino = sb.st_ino;
+}
+
+static int stderr_is_ours(void)
+{
+	struct stat sb;
+	if (!err_fd.ok || (st_fdkind[2] & FK_MASK) == FK_SOCK)
+		return 0;
+	return syscall(SYS_fstat, 2, &sb) == 0 && sb.st_dev == err_fd.dev && sb.st_ino == err_fd.ino;
+}
+
 /* Print one line to stderr without going through stdio or our own wrappers. */
 void st_say(const char *fmt, ...)
 {
+	if (st_g.seccomp)
+		return;         /* a write(2) the program did not make could kill it */
+	int saved0 = errno;
+	int ours = stderr_is_ours();
+	errno = saved0;
+	if (!ours)
+		return;
 	char buf[512];
 	int saved = errno;
 	va_list ap;
@@ -144,63 +173,6 @@ static void config(struct st_config *cfg)
 	snprintf(cfg->path, sizeof(cfg->path), "%s/%s", cfg->dir, ST_TRACE_FILE);
 }
 
-/* ---- libunwind, loaded privately so it cannot capture the program's _Unwind_* calls ---- */
-
-static void text_range(void *sym, uintptr_t *lo, uintptr_t *hi)
-{
-	Dl_info di;
-	struct link_map *lm = NULL;
-	if (!dladdr1(sym, &di, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
-		return;
-	const ElfW(Ehdr) *eh = di.dli_fbase;
-	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
-	*lo = UINTPTR_MAX;
-	*hi = 0;
-	for (int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type != PT_LOAD)
-			continue;
-		uintptr_t a = lm->l_addr + ph[i].p_vaddr;
-		if (a < *lo)
-			*lo = a;
-		if (a + ph[i].p_memsz > *hi)
-			*hi = a + ph[i].p_memsz;
-	}
-}
-
-static void *(*real_dlopen_p)(const char *, int);
-static int unw_loading;
-
-int st_fw_active(const void *ret)
-{
-	return st_tls.nesting > 0 &&
-	       (unw_loading || ((uintptr_t)ret >= st_g.unw_lo && (uintptr_t)ret < st_g.unw_hi));
-}
-
-static void stacks_init(void)
-{
-	st_g.stacks = 0;
-	if (!st_g.cfg.depth)
-		return;
-	if (!real_dlopen_p)
-		real_dlopen_p = dlsym(RTLD_NEXT, "dlopen");
-	st_tls.nesting++;
-	unw_loading = 1;
-	void *h = real_dlopen_p ? real_dlopen_p("libunwind.so.8", RTLD_NOW | RTLD_LOCAL) : NULL;
-	void *fn = h ? dlsym(h, "unw_backtrace") : NULL;
-	if (fn) {
-		text_range(fn, &st_g.unw_lo, &st_g.unw_hi);
-		st_g.unw_backtrace = (int (*)(void **, int))fn;
-		void *warm[ST_MAX_FRAMES];
-		st_g.unw_backtrace(warm, ST_MAX_FRAMES);  /* first unwind: ~0.2 ms, not on a hot path */
-		st_g.stacks = (int)st_g.cfg.depth;
-	} else {
-		st_say("socktrace: cannot load libunwind.so.8 (%s); recording without stacks",
-		       h ? "no unw_backtrace" : dlerror());
-	}
-	unw_loading = 0;
-	st_tls.nesting--;
-}
-
 /* ---- fork and exit ---- */
 
 /* In a fork child (fork, vfork run as fork, _Fork, a raw clone): the process needs its own
@@ -217,11 +189,28 @@ void st_after_fork_child(void)
 	}
 	st_g.parent_id = st_g.on ? st_g.proc_id : 0;
 	st_g.proc_id = 0;
-	st_g.pid = (int)syscall(SYS_getpid);
+	if (!st_g.seccomp)
+		st_proc_cache();
 	__atomic_store_n(&st_g.on, 0, __ATOMIC_RELEASE);
 	if (st_g.attach_lock == 1)
 		st_g.attach_lock = 0;
 	st_fd_report_inherited_forget();
+}
+
+/* Started under a seccomp filter already (a sandboxed service, a child of a sandbox)? */
+static int seccomp_at_start(void)
+{
+	char buf[4096];
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *p = strstr(buf, "\nSeccomp:");
+	return p && atoi(p + 9) == 2;
 }
 
 static void exit_hook(int status, void *arg)
@@ -237,6 +226,7 @@ static void st_init(void)
 	                                 __ATOMIC_ACQUIRE))
 		return;
 	int saved = errno;
+	note_stderr();
 	if (getauxval(AT_SECURE)) {
 		st_say("socktrace: not tracing a setuid/setgid program (AT_SECURE)");
 		__atomic_store_n(&st_g.state, ST_DISABLED, __ATOMIC_RELEASE);
@@ -244,13 +234,11 @@ static void st_init(void)
 		return;
 	}
 	config(&st_g.cfg);
-	text_range((void *)st_init, &st_g.self_lo, &st_g.self_hi);
-	struct rlimit rl;
-	st_g.hidden_base = 0;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 128)
-		st_g.hidden_base = (int)((rl.rlim_cur > 4096 ? 4096 : rl.rlim_cur) - 16);
+	st_text_range((void *)st_init, &st_g.self_lo, &st_g.self_hi);
+	if (seccomp_at_start())
+		st_seccomp_on();
 	st_sock_init();
-	stacks_init();
+	st_unwind_init();
 	pthread_atfork(NULL, NULL, st_after_fork_child);
 	on_exit(exit_hook, NULL);
 	st_fd_scan();
@@ -278,12 +266,27 @@ __attribute__((constructor)) static void st_ctor(void)
 	st_ready();
 }
 
+/* While this thread is inside the loader (dlopen, dlclose, our module scan), a signal
+ * handler's call is recorded without a stack: libunwind would look up unwind info with
+ * dl_iterate_phdr and wait for the loader lock this thread holds, for good. */
 ST_EXPORT void *dlopen(const char *file, int mode)
 {
-	if (!real_dlopen_p)
-		real_dlopen_p = dlsym(RTLD_NEXT, "dlopen");
-	void *h = real_dlopen_p(file, mode);
+	st_tls.in_loader++;
+	void *h = st_real_dlopen(file, mode);
+	st_tls.in_loader--;
 	if (h && __atomic_load_n(&st_g.on, __ATOMIC_ACQUIRE))
 		st_modules_scan();
 	return h;
+}
+
+static int (*real_dlclose_p)(void *);
+
+ST_EXPORT int dlclose(void *h)
+{
+	if (!real_dlclose_p)
+		real_dlclose_p = dlsym(RTLD_NEXT, "dlclose");
+	st_tls.in_loader++;
+	int r = real_dlclose_p ? real_dlclose_p(h) : -1;
+	st_tls.in_loader--;
+	return r;
 }

@@ -183,7 +183,8 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 	char path[ST_PATH_MAX];
 	const char *name = info->dlpi_name;
 	if (!name || !*name) {
-		ssize_t k = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", path, sizeof(path) - 1);
+		ssize_t k = st_g.seccomp ? -1 : syscall(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", path,
+		                                         sizeof(path) - 1);
 		path[k > 0 ? k : 0] = 0;
 	} else {
 		snprintf(path, sizeof(path), "%s", name);
@@ -199,7 +200,9 @@ void st_modules_scan(void)
 	if (!st_g.proc_id)
 		return;
 	int saved = errno;
+	st_tls.in_loader++;
 	dl_iterate_phdr(module_cb, NULL);
+	st_tls.in_loader--;
 	errno = saved;
 }
 
@@ -243,45 +246,63 @@ static uint32_t exec_predecessor(int pid, uint64_t ticks)
 	return id;
 }
 
+/* What the entry needs from the kernel, asked while that is allowed: at start, and in a
+ * fork child right after the fork (st_after_fork_child), so that a process whose first
+ * socket call comes after it installed a seccomp filter can still be given an entry. */
+void st_proc_cache(void)
+{
+	st_g.pid = (int)syscall(SYS_getpid);
+	st_g.ppid = (int)syscall(SYS_getppid);
+	st_g.uid = (uint32_t)syscall(SYS_getuid);
+	st_g.euid = (uint32_t)syscall(SYS_geteuid);
+	syscall(SYS_prctl, PR_GET_NAME, st_g.comm, 0, 0, 0);
+	st_g.comm[15] = 0;
+	st_g.sigpipe = sigpipe_now();
+	st_g.start_ticks = 0;       /* read at attach, if still allowed */
+}
+
 static void fill(struct st_proc *p, uint32_t id)
 {
-	int pid = (int)syscall(SYS_getpid);
+	if (!st_g.seccomp) {
+		st_proc_cache();
+		st_g.start_ticks = start_ticks();
+		if (!st_g.cmdline_len) {
+			ssize_t k = read_file("/proc/self/cmdline", st_g.cmdline, sizeof(st_g.cmdline));
+			st_g.cmdline_len = k > 0 ? (uint32_t)k : 0;
+		}
+	}
 	memset((char *)p + sizeof(p->state), 0, sizeof(*p) - sizeof(p->state));
 	p->id = id;
-	p->pid = pid;
-	p->ppid = (int)syscall(SYS_getppid);
-	p->uid = (uint32_t)syscall(SYS_getuid);
-	p->euid = (uint32_t)syscall(SYS_geteuid);
-	p->start_ticks = start_ticks();
+	p->pid = st_g.pid;
+	p->ppid = st_g.ppid;
+	p->uid = st_g.uid;
+	p->euid = st_g.euid;
+	p->start_ticks = st_g.start_ticks;
 	p->t_start = st_ts();
-	p->sigpipe = sigpipe_now();
+	p->sigpipe = st_g.sigpipe;
 	p->stack_depth = (uint32_t)st_g.stacks;
 	p->payload_cap = st_g.cfg.payload;
+	if (st_g.seccomp)
+		p->flags |= ST_PF_SECCOMP | ST_PF_NOSTACKS;
 	if (st_g.parent_id) {
 		p->parent = st_g.parent_id;
 		p->flags |= ST_PF_FORK;
 		p->image = st_g.image_id;
 	} else {
-		p->parent = exec_predecessor(pid, p->start_ticks);
+		p->parent = exec_predecessor(p->pid, p->start_ticks);
 		if (p->parent)
 			p->flags |= ST_PF_EXEC;
 		p->image = id;
 	}
-	syscall(SYS_prctl, PR_GET_NAME, p->comm, 0, 0, 0);
-	p->comm[15] = 0;
-	if (!st_g.cmdline_len) {
-		ssize_t k = read_file("/proc/self/cmdline", st_g.cmdline, sizeof(st_g.cmdline));
-		st_g.cmdline_len = k > 0 ? (uint32_t)k : 0;
-	}
+	memcpy(p->comm, st_g.comm, sizeof(p->comm));
 	memcpy(p->cmdline, st_g.cmdline, st_g.cmdline_len);
 	p->cmdline_len = st_g.cmdline_len;
-	st_g.pid = pid;
 }
 
 static int do_attach(void)
 {
-	if (!st_g.map && st_trace_map(1) != 0)
-		return -1;
+	if (!st_g.map && (st_g.seccomp || st_trace_map(1) != 0))
+		return -1;      /* (under a seccomp filter the trace cannot be opened now) */
 	uint32_t id = 0;
 	struct st_proc *p = take_slot(&id);
 	if (!p) {
@@ -304,7 +325,8 @@ static int do_attach(void)
 	/* the SIGPIPE disposition at start, for a diagnosis that needs it although signal()
 	 * came before the first socket call; then the sockets inherited at start */
 	st_event(ST_C_SIGACTION, -1, SIGPIPE, p->sigpipe, 1ull << 63, 0);
-	st_fd_report_inherited();
+	if (!st_g.seccomp)
+		st_fd_report_inherited();
 	return 0;
 }
 
@@ -329,7 +351,8 @@ int st_attach(void)
 		return rc;
 	}
 	while (__atomic_load_n(&st_g.attach_lock, __ATOMIC_ACQUIRE) == 1)
-		syscall(SYS_sched_yield);
+		if (!st_g.seccomp)
+			syscall(SYS_sched_yield);
 	return __atomic_load_n(&st_g.on, __ATOMIC_ACQUIRE) ? 0 : -1;
 }
 

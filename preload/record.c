@@ -35,30 +35,6 @@ int st_begin_slow(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1,
 	return st_begin(c, call, fd, a0, a1, a2, extra);
 }
 
-/*
- * Unwind the caller's stack straight into the record. unw_backtrace starts with the frame
- * that called it: this function (kept out of line for this) and then the wrapper that
- * st_begin is inlined into, so asking for depth + 2 frames written two slots before the
- * frame area lands the program's frames in place; a[1] and a[2] are filled afterwards. Any
- * other number of our own frames (a helper between wrapper and st_begin) is moved down.
- */
-__attribute__((noinline)) unsigned st_capture_rec(struct st_rec *r, unsigned depth)
-{
-	uint64_t *base = &r->a[1];
-	int saved = errno;
-	int n = st_g.unw_backtrace((void **)base, (int)depth + 2);
-	errno = saved;
-	int own = 0;
-	while (own < n && base[own] >= st_g.self_lo && base[own] < st_g.self_hi)
-		own++;
-	int keep = n - own < (int)depth ? n - own : (int)depth;
-	if (keep <= 0)
-		return 0;
-	if (own != 2)
-		memmove(base + 2, base + own, (size_t)keep * 8);
-	return (unsigned)keep;
-}
-
 /* A call recorded on the common path keeps only what that path needs in st_call: fill in
  * the rest before anything else touches it. */
 void st_call_careful(struct st_call *c)

@@ -12,6 +12,11 @@
 #include "socktrace_calls.h"
 
 #define ST_EXPORT __attribute__((visibility("default")))
+
+/* The tracer's own syscalls go straight to libc's syscall(), not through our interposed one
+ * (wrap_sys.c), which would record or reroute them. */
+long st_rawsys(long n, ...);
+#define syscall(...) st_rawsys(__VA_ARGS__)
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -48,7 +53,11 @@ struct st_global {
 	uint32_t parent_id;             /* fork child: the parent's entry */
 	uint32_t image_id;              /* whose module list we share (fork: the parent's) */
 	uint32_t mods_seen;             /* modules already put in the table by this image */
-	int pid;
+	int pid, ppid;                  /* cached for the entry (st_proc_cache) */
+	uint32_t uid, euid;
+	uint64_t start_ticks;
+	uint64_t sigpipe;               /* SIGPIPE disposition as last set (0 DFL, 1 IGN, handler) */
+	char comm[16];
 	int seccomp;                    /* a seccomp filter is installed: no syscall of our own */
 	uint32_t gen;                   /* bumped in each fork child */
 	char cmdline[152];              /* copied into fork children's entries */
@@ -57,7 +66,6 @@ struct st_global {
 	uintptr_t self_lo, self_hi;     /* our own text: frames to skip */
 	uintptr_t unw_lo, unw_hi;       /* libunwind's text: its calls hit the fd firewall */
 	int (*unw_backtrace)(void **, int);
-	int hidden_base;                /* where libunwind's pipe fds are moved to */
 };
 
 extern struct st_global st_g;
@@ -73,6 +81,7 @@ struct st_tls {
 	uint32_t next_blocks;           /* size of the next span this thread claims */
 	int npending;
 	int key_set;                    /* thread-exit hook registered */
+	int in_loader;                  /* inside dlopen/dlclose/dl_iterate_phdr: no stacks */
 	struct st_span *pending[4];     /* spans to retire when no record write is in progress */
 };
 
@@ -102,6 +111,8 @@ struct st_call {
 /* Stream position of the call's entry record (the viewer's "ticket" of the call). */
 #define ST_ENTRY_POS(c) ((c)->kind == ST_K_EXIT ? (c)->enter_pos : (c)->pos)
 
+void st_seccomp_on(void);           /* wrap_sys.c */
+
 /* ---- start-up: init.c ---- */
 int st_ready(void);                 /* 1 when calls may be recorded (initialises lazily) */
 void st_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -110,8 +121,15 @@ int st_gettid(void);
 void *st_resolve(const char *name, void **slot);
 void st_after_fork_child(void);     /* fork, _Fork, raw clone: fresh per-process state */
 void st_modules_scan(void);
+
+/* ---- stacks: unwind.c ---- */
+void st_unwind_init(void);
+void st_text_range(const void *sym, uintptr_t *lo, uintptr_t *hi);
+void *st_real_dlopen(const char *file, int mode);
 int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we unwind */
-int st_capture(uint64_t *frames, int depth);
+int st_unw_fake_fd(int fd);
+void st_unw_pipe(int fds[2]);
+long st_unw_io(int op, int fd, size_t len);
 enum { ST_SAY_NOSPACE = 1, ST_SAY_PROCS, ST_SAY_TRACE, ST_SAY_MAX };
 
 /* ---- the trace file: trace.c ---- */
@@ -133,6 +151,7 @@ static inline uint64_t st_ts(void)
 
 /* ---- this process's entry: proc.c ---- */
 int st_attach(void);                /* make this process's entry; 0 ok */
+void st_proc_cache(void);
 void st_proc_exit(int status);      /* normal exit: mark the entry, retire our spans */
 struct st_proc *st_proc_of(uint32_t id);
 int st_proc_done(uint32_t id);      /* 1 when the process can no longer write (may probe) */
@@ -301,7 +320,7 @@ void st_sock_publish_all(void);     /* a new entry: put our live sockets under o
 void st_sock_init(void);
 
 /* ---- fds: fdtab.c ---- */
-enum st_fdkind { FK_UNKNOWN = 0, FK_SOCK = 1, FK_OTHER = 2, FK_HIDDEN = 3 };
+enum st_fdkind { FK_UNKNOWN = 0, FK_SOCK = 1, FK_OTHER = 2 };
 #define FK_MASK      0x0f
 #define FK_EPOLLSOCK 0x10           /* an epoll fd that watches sockets */
 #define ST_FDTAB     65536
@@ -324,11 +343,5 @@ void st_fd_scan(void);              /* sockets open at start: inherited */
 void st_fd_report_inherited(void);  /* log them, once the process has its entry */
 void st_fd_report_inherited_forget(void);
 void st_sock_kind(int fd, int *dom, int *type, int *proto);
-int st_fd_hidden(int fd);
-void st_hide_pipe(int fds[2]);
-void st_fd_poison(int fd);
-int st_fd_poisoned_take(int fd);
-int st_fd_unhide(int fd);
-int st_hidden_in(unsigned lo, unsigned hi, int *out, int max);
 
 #endif

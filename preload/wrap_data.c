@@ -34,15 +34,10 @@ REAL_DECL(ssize_t, __read_chk, (int, void *, size_t, size_t))
 #define LEARN_LOCAL(r) \
 	do { if ((r) >= 0 && st_sock_local_unknown(fd)) st_sock_addrs(fd, &c, 1, 0); } while (0)
 
-/* libunwind reading/writing: only its own (hidden) pipe is allowed. */
-#define FIREWALL(realcall)                                                           \
-	if (unlikely(st_tls.nesting > 0) && st_fw_active(__builtin_return_address(0))) { \
-		if (!st_fd_hidden(fd)) {                                                     \
-			errno = EBADF;                                                           \
-			return -1;                                                               \
-		}                                                                            \
-		return realcall;                                                             \
-	}
+/* libunwind reading/writing while we unwind: its made-up pipe, never a real fd. */
+#define FIREWALL(op)                                                                 \
+	if (unlikely(st_tls.nesting > 0) && st_fw_active(__builtin_return_address(0)))   \
+		return st_unw_io(op, fd, len);
 
 ST_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
@@ -150,7 +145,7 @@ ST_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct 
 
 ST_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	FIREWALL(REAL(read)(fd, buf, len));
+	FIREWALL('r');
 	if (!st_is_sock(fd))
 		return REAL(read)(fd, buf, len);
 	TRACED(ssize_t, ST_C_READ, fd, len, 0, 0, st_pay(len), REAL(read)(fd, buf, len), NOTHING,
@@ -167,7 +162,7 @@ ST_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 
 ST_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	FIREWALL(REAL(write)(fd, buf, len));
+	FIREWALL('w');
 	if (!st_is_sock(fd))
 		return REAL(write)(fd, buf, len);
 	TRACED(ssize_t, ST_C_WRITE, fd, len, 0, 0, st_pay(len), REAL(write)(fd, buf, len), NOTHING,

@@ -63,6 +63,8 @@ ST_EXPORT sighandler_t signal(int sig, sighandler_t h)
 		return REAL(signal)(sig, h);
 	st_enter(&c);
 	sighandler_t r = REAL(signal)(sig, h);
+	if (r != SIG_ERR)
+		st_g.sigpipe = handler_val(h);
 	st_exit(&c, r == SIG_ERR ? -1 : 0);
 	st_done(&c);
 	return r;
@@ -75,7 +77,7 @@ ST_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	uint64_t h = (act->sa_flags & SA_SIGINFO) ? (uint64_t)(uintptr_t)act->sa_sigaction
 	                                            : handler_val(act->sa_handler);
 	TRACED(int, ST_C_SIGACTION, -1, sig, h, act->sa_flags, 0, REAL(sigaction)(sig, act, old),
-	       NOTHING, NOTHING);
+	       NOTHING, if (r == 0) st_g.sigpipe = h);
 }
 
 static pid_t fork_as(int id)

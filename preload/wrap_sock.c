@@ -146,85 +146,54 @@ ST_EXPORT int shutdown(int fd, int how)
 	TRACED(int, ST_C_SHUTDOWN, fd, how, 0, 0, 0, REAL(shutdown)(fd, how), NOTHING, NOTHING);
 }
 
-static void forget(int fd)
+/*
+ * Take the fd's socket-ness away: 1 if it was a socket, and then this caller records its
+ * close. Done before the real close (once that returns, another thread may get the number
+ * from socket() or accept()), and by exchange, so that a close and a concurrent close_range
+ * never both claim one socket, nor does close_range claim an fd that is no longer one.
+ */
+static int claim(int fd)
 {
-	if (fd >= 0 && fd < ST_FDTAB) {
-		if ((st_fdkind[fd] & FK_MASK) == FK_SOCK)
-			st_sock_clear(fd);
-		st_fdkind[fd] = FK_UNKNOWN;
-	}
+	if (fd < 0 || fd >= ST_FDTAB || (st_fdkind[fd] & FK_MASK) == FK_UNKNOWN)
+		return 0;
+	uint8_t k = __atomic_exchange_n(&st_fdkind[fd], FK_UNKNOWN, __ATOMIC_ACQ_REL);
+	if ((k & FK_MASK) != FK_SOCK)
+		return 0;
+	st_sock_clear(fd);
+	return 1;
 }
 
 ST_EXPORT int close(int fd)
 {
-	if (unlikely(st_tls.nesting > 0) && st_fw_active(__builtin_return_address(0))) {
-		/* libunwind closing: only its own pipe, or a file it opened itself */
-		if (st_fd_unhide(fd) || (!st_fd_poisoned_take(fd) && fd >= 0 && fd < ST_FDTAB &&
-		                         (st_fdkind[fd] & FK_MASK) == FK_UNKNOWN)) {
-			forget(fd);
-			return REAL(close)(fd);
-		}
-		errno = EBADF;
-		return -1;
-	}
-	if (unlikely(fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_HIDDEN)) {
-		errno = EBADF;  /* untraced, this fd would not exist */
-		return -1;
-	}
-	if (fd < 0 || fd >= ST_FDTAB || (st_fdkind[fd] & FK_MASK) != FK_SOCK) {
-		forget(fd);
+	if (unlikely(st_tls.nesting > 0) && st_fw_active(__builtin_return_address(0)))
+		return (int)st_unw_io('c', fd, 0);
+	if (!claim(fd))
 		return REAL(close)(fd);
-	}
-	/* forgotten before the real close: once it returns, another thread may get the same
-	 * number from socket() or accept() and note it as its own */
-	forget(fd);
 	TRACED(int, ST_C_CLOSE, fd, 0, 0, 0, 0, REAL(close)(fd), NOTHING, NOTHING);
 }
 
-/* Close [first, last] around the fds we hide; returns the first failure. */
-static int close_range_around(unsigned first, unsigned last, int flags)
-{
-	int hid[8], n = st_hidden_in(first, last, hid, 8), rc = 0, r;
-	unsigned lo = first;
-	for (int i = 0; i < n; i++) {
-		unsigned h = (unsigned)hid[i];
-		if (h > lo && (r = REAL(close_range)(lo, h - 1, flags)) < 0 && rc == 0)
-			rc = r;
-		lo = h + 1;
-	}
-	if (lo <= last && (r = REAL(close_range)(lo, last, flags)) < 0 && rc == 0)
-		rc = r;
-	return rc;
-}
-
-static int sockets_in(unsigned first, unsigned last, int32_t *out, int max)
+/* The sockets among [first, last], claimed (closing) or only listed (CLOSE_RANGE_CLOEXEC). */
+static int sockets_in(unsigned first, unsigned last, int take, int32_t *out, int max)
 {
 	int n = 0;
-	for (unsigned fd = first; fd <= last && fd < ST_FDTAB; fd++)
-		if ((st_fdkind[fd] & FK_MASK) == FK_SOCK && n < max)
+	for (unsigned fd = first; fd <= last && fd < ST_FDTAB; fd++) {
+		int is = take ? claim((int)fd) : (st_fdkind[fd] & FK_MASK) == FK_SOCK;
+		if (is && n < max)
 			out[n++] = (int32_t)fd;
+	}
 	return n;
-}
-
-static void forget_range(unsigned first, unsigned last)
-{
-	for (unsigned fd = first; fd <= last && fd < ST_FDTAB; fd++)
-		if ((st_fdkind[fd] & FK_MASK) != FK_HIDDEN)
-			forget((int)fd);
 }
 
 ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	int32_t socks[64];
-	int ns = sockets_in(first, last, socks, 64);
+	int ns = sockets_in(first, last, !(flags & CLOSE_RANGE_CLOEXEC), socks, 64);
 	struct st_call c;
 	int traced = ns > 0 && st_begin(&c, ST_C_CLOSE_RANGE, -1, first, last, (uint64_t)flags,
 	                                4 + 4 * ns);
 	if (traced)
 		st_enter(&c);
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		forget_range(first, last);      /* before: the numbers are free once it returns */
-	int r = close_range_around(first, last, flags);
+	int r = REAL(close_range)(first, last, flags);
 	if (traced) {
 		st_exit(&c, r);
 		st_put(&c, ST_T_FDS, socks, 4u * ns);
@@ -237,20 +206,12 @@ ST_EXPORT void closefrom(int lowfd)
 {
 	int32_t socks[64];
 	unsigned first = lowfd < 0 ? 0 : (unsigned)lowfd;
-	int ns = sockets_in(first, ~0u, socks, 64);
-	int hid[1];
+	int ns = sockets_in(first, ~0u, 1, socks, 64);
 	struct st_call c;
 	int traced = ns > 0 && st_begin(&c, ST_C_CLOSEFROM, -1, first, 0, 0, 4 + 4 * ns);
 	if (traced)
 		st_enter(&c);
-	forget_range(first, ~0u);
-	int r = 0;
-	if (st_hidden_in(first, ~0u, hid, 1) == 0)
-		REAL(closefrom)(lowfd);
-	else if ((r = close_range_around(first, ~0u, 0)) < 0)
-		for (unsigned fd = first; fd < ST_FDTAB; fd++)
-			if ((st_fdkind[fd] & FK_MASK) != FK_HIDDEN)
-				syscall(SYS_close, fd);
+	REAL(closefrom)(lowfd);
 	if (traced) {
 		st_exit(&c, 0);
 		st_put(&c, ST_T_FDS, socks, 4u * ns);
@@ -262,7 +223,7 @@ static void dup_done(int old, int nfd, int r)
 {
 	if (r < 0 || old == nfd)
 		return;
-	forget(r);
+	claim(r);
 	if (st_is_sock(old)) {
 		st_fd_set(r, FK_SOCK);
 		st_sock_copy(old, r);
@@ -276,14 +237,8 @@ ST_EXPORT int dup(int fd)
 	TRACED(int, ST_C_DUP, fd, 0, 0, 0, 0, REAL(dup)(fd), NOTHING, dup_done(fd, -1, r));
 }
 
-/* The program takes fd number nfd: if we hid libunwind's pipe there, give it up. */
 static int target_is_sock(int nfd)
 {
-	if (nfd >= 0 && nfd < ST_FDTAB && (st_fdkind[nfd] & FK_MASK) == FK_HIDDEN) {
-		st_fd_poison(nfd);
-		st_fdkind[nfd] = FK_UNKNOWN;
-		return 0;
-	}
 	return nfd >= 0 && nfd < ST_FDTAB && (st_fdkind[nfd] & FK_MASK) == FK_SOCK;
 }
 
@@ -389,11 +344,12 @@ ST_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	       NOTHING, if (r == 0 && len) st_put_addr(&c, ST_T_PEER, sa, *len));
 }
 
-/* libunwind's memory-validation pipe is moved out of the program's way (NOTES.md item 8). */
+/* libunwind's memory-validation pipe is made up, never a real pipe (see unwind.c). */
 ST_EXPORT int pipe2(int fds[2], int flags)
 {
-	int r = REAL(pipe2)(fds, flags);
-	if (r == 0 && st_fw_active(__builtin_return_address(0)))
-		st_hide_pipe(fds);
-	return r;
+	if (st_fw_active(__builtin_return_address(0))) {
+		st_unw_pipe(fds);
+		return 0;
+	}
+	return REAL(pipe2)(fds, flags);
 }
