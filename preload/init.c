@@ -189,8 +189,10 @@ void st_after_fork_child(void)
 	}
 	st_g.parent_id = st_g.on ? st_g.proc_id : 0;
 	st_g.proc_id = 0;
-	if (!st_g.seccomp)
+	if (!st_g.seccomp) {
 		st_proc_cache();
+		st_tls.tid = st_g.pid;  /* the child's only thread is its main thread */
+	}
 	__atomic_store_n(&st_g.on, 0, __ATOMIC_RELEASE);
 	if (st_g.attach_lock == 1)
 		st_g.attach_lock = 0;
@@ -238,6 +240,7 @@ static void st_init(void)
 	if (seccomp_at_start())
 		st_seccomp_on();
 	st_sock_init();
+	st_ring_init();
 	st_unwind_init();
 	pthread_atfork(NULL, NULL, st_after_fork_child);
 	on_exit(exit_hook, NULL);

@@ -149,7 +149,7 @@ void st_retire_pending(void)
 }
 
 static pthread_key_t exit_key;
-static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static int have_key;
 
 static void on_thread_exit(void *unused)
 {
@@ -157,9 +157,10 @@ static void on_thread_exit(void *unused)
 	st_thread_exit();
 }
 
-static void make_key(void)
+/* At start (a key made later could take a futex call under a seccomp filter). */
+void st_ring_init(void)
 {
-	pthread_key_create(&exit_key, on_thread_exit);
+	have_key = pthread_key_create(&exit_key, on_thread_exit) == 0;
 }
 
 /* A thread ends: the span it held is free for others. */
@@ -185,7 +186,8 @@ static void fresh_thread(void)
 	st_tls.cur = st_tls.end = NULL;
 	st_tls.npending = 0;
 	st_tls.next_blocks = 1;
-	st_tls.tid = st_gettid();
+	if (!st_tls.tid && !st_g.seccomp)
+		st_tls.tid = st_gettid();
 }
 
 /*
@@ -199,7 +201,7 @@ struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp,
 	struct st_rec *r = NULL;
 	unsigned need = (len + sizeof(struct st_span) + ST_BLOCK - 1) / ST_BLOCK;
 	if (st_tls.busy) {
-		if (!st_tls.tid)
+		if (!st_tls.tid && !st_g.seccomp)
 			st_tls.tid = st_gettid();
 		struct st_span *s = claim(need);
 		if (s) {
@@ -212,7 +214,7 @@ struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp,
 	}
 	st_tls.busy = 1;
 	st_sigfence();
-	if (unlikely(st_tls.gen != st_g.gen || !st_tls.tid))
+	if (unlikely(st_tls.gen != st_g.gen || (!st_tls.tid && !st_g.seccomp)))
 		fresh_thread();
 	unsigned blocks = st_tls.next_blocks ? st_tls.next_blocks : 1;
 	if (blocks < need)
@@ -242,9 +244,8 @@ struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp,
 		else if (st_tls.nesting <= 1)
 			st_retire(old);
 	}
-	if (s && !st_tls.key_set && st_tls.nesting <= 1) {
+	if (s && !st_tls.key_set && have_key && st_tls.nesting <= 1) {
 		st_tls.key_set = 1;
-		pthread_once(&exit_once, make_key);
 		pthread_setspecific(exit_key, (void *)1);
 	}
 out:

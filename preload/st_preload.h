@@ -162,6 +162,7 @@ struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp,
 void st_retire(struct st_span *s);
 void st_retire_pending(void);
 void st_thread_exit(void);
+void st_ring_init(void);
 
 static inline void st_sigfence(void) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
 

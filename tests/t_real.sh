@@ -84,3 +84,54 @@ t_socat() {
 	expect_ge "socat's backend connections" "$($Q count comm=socat < s.json)" 2
 }
 run_case real_socat_relay t_socat
+
+t_node_http() {
+	need node || return $?
+	# libuv closes its sockets with syscall(SYS_close, fd): every socket must end closed
+	local port; port=$(free_port)
+	cat > app.js <<EOJ
+const http = require('http');
+const srv = http.createServer((req, res) => res.end('hi ' + req.url));
+srv.listen($port, '127.0.0.1', () => {
+  let left = 5;
+  for (let i = 0; i < 5; i++)
+    http.get({ host: '127.0.0.1', port: $port, path: '/' + i, agent: false }, r => {
+      let body = '';
+      r.on('data', d => body += d);
+      r.on('end', () => { console.log(body); if (--left === 0) srv.close(); });
+    });
+});
+EOJ
+	node app.js | sort > untraced.txt || return 1
+	traced "$W/rings" node app.js | sort > traced.txt || return 1
+	expect_same_output untraced.txt traced.txt || return 1
+	dump rings > d.json || return 1
+	expect_ge "closes through syscall()" "$($Q count call=close < d.json)" 11 || return 1
+	"$VIEW" sockets --json rings > s.json || return 1
+	local tcp; tcp=$(grep -c '"family":"AF_INET"' s.json)
+	expect_eq "TCP sockets: listener, 5 clients, 5 accepted" "$tcp" 11 || return 1
+	expect_eq "every TCP socket closed" "$(grep '"family":"AF_INET"' s.json | grep -Ec '"end":"(closed|peer_closed)"')" 11
+}
+run_case real_node_http_server_and_client t_node_http
+
+t_http_server_ab() {
+	need python3 ab || return $?
+	# python's http.server under ab -c 8: a close in one thread and an accept in another
+	# reuse fd numbers within microseconds; every connection must be one lifetime
+	mkdir www && echo hello > www/index.html
+	local port; port=$(free_port)
+	(cd www && exec env SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" python3 -m http.server --bind 127.0.0.1 "$port") > server.log 2>&1 &
+	local spid=$!
+	wait_port "$port" || return 1
+	ab -q -n 500 -c 8 "http://127.0.0.1:$port/index.html" > ab.txt 2>&1 || fail "$(cat ab.txt)" || return 1
+	kill $spid; wait $spid 2>/dev/null
+	grep -q "Complete requests: *500" ab.txt || fail "$(cat ab.txt)" || return 1
+	dump rings > d.json || return 1
+	expect_eq "unseen sockets" "$($Q count call=unseen < d.json)" 0 || return 1
+	"$VIEW" sockets --json rings > s.json || return 1
+	local acc; acc=$($Q count origin=accept < s.json)
+	expect_ge "accepted sockets (500 requests, the port probe)" "$acc" 500 || return 1
+	expect_eq "one lifetime per accepted connection" "$acc" "$($Q count call=accept4 complete=true < d.json)" || return 1
+	expect_eq "wrapped or unseen lifetimes" "$(grep -Ec '"origin":"(wrapped|unseen)"' s.json)" 0
+}
+run_case real_python_http_server_under_ab t_http_server_ab

@@ -33,6 +33,8 @@ static void show_proc(const struct st_file *f, const struct st_pinfo *p)
 	if (p->state == ST_PS_EXITED)
 		printf(", status %d", p->exit_status);
 	printf("; uid %u euid %u%s\n", p->uid, p->euid, p->flags & ST_PF_SETUID ? ", changed credentials" : "");
+	if (p->flags & ST_PF_SECCOMP)
+		printf("    seccomp  a filter was installed: no stacks, address lookups or fd probes after it\n");
 	printf("    exe      %s\n", p->exe);
 	printf("    cmdline ");
 	for (uint32_t i = 0; i < p->cmdline_len; i++)

@@ -30,8 +30,9 @@ static void print_one(const struct st_pinfo *p, int depth, uint64_t t0)
 		cmd[k] = p->cmdline[k] ? p->cmdline[k] : ' ';
 	while (cl > 0 && cmd[cl - 1] == ' ')
 		cmd[--cl] = 0;
-	printf("%*s%d %s  (ppid %d%s)  %llu calls%s  %s  +%.6fs  %s\n", depth * 2, "", p->pid, p->comm,
+	printf("%*s%d %s  (ppid %d%s%s)  %llu calls%s  %s  +%.6fs  %s\n", depth * 2, "", p->pid, p->comm,
 	       p->ppid, p->flags & ST_PF_EXEC ? ", exec'd image" : p->flags & ST_PF_FORK ? ", fork child" : "",
+	       p->flags & ST_PF_SECCOMP ? ", seccomp" : "",
 	       (unsigned long long)p->records,
 	       p->incomplete && p->state != ST_PS_EXITED && p->state != ST_PS_EXECED
 	           ? ", died in a call or still blocked" : "",

@@ -1,0 +1,228 @@
+/* Programs the tracer must not harm: each prints what it saw, to compare traced and untraced.
+ *   harm seccomp          socket I/O under a strict seccomp allow-list (parent, and a child
+ *                         whose first socket call comes after its filter)
+ *   harm dlopen-signal LIB N   a 5 kHz signal handler sends while the main thread dlopens
+ *   harm raw-close-range  syscall(SYS_close_range, 3, ~0U, 0) after stacks were taken, then
+ *                         new sockets: their numbers and their bytes
+ *   harm fd-limit         sockets until EMFILE: how many, and the first and last numbers
+ *   harm stderr-socket    stderr closed, a socketpair takes fd 2; 300 children fill the
+ *                         trace's process table; the peer of fd 2 gets only our "hello"
+ *   harm close-race N     one thread socket()+close(), another open()+close_range() on its own fd
+ */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "common.h"
+
+static void say(const char *s)
+{
+	if (write(1, s, strlen(s)) < 0)
+		_exit(3);
+}
+
+/* Allow exactly what the loop below needs; anything else kills the process (SIGSYS). */
+static void strict_filter(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendto, 6, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_recvfrom, 5, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		die("seccomp");
+}
+
+static __attribute__((noinline)) int io_loop(int a, int b, int n)
+{
+	char buf[16];
+	int ok = 0;
+	for (int i = 0; i < n; i++)
+		ok += send(a, "ping", 4, 0) == 4 && recv(b, buf, sizeof(buf), 0) == 4;
+	return ok;
+}
+
+static int run_seccomp(void)
+{
+	int sv[2], cv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, cv) < 0)
+		die("socketpair");
+	io_loop(sv[0], sv[1], 1);          /* before the filter: stacks are taken */
+	pid_t p = fork();
+	if (p == 0) {
+		/* the child's first socket call comes after its filter */
+		strict_filter();
+		int ok = io_loop(cv[0], cv[1], 100);
+		say(ok == 100 ? "child ok\n" : "child failed\n");
+		_exit(0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	printf("child %s\n", WIFEXITED(st) ? "exited" : WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "?");
+	fflush(stdout);
+	strict_filter();
+	int ok = io_loop(sv[0], sv[1], 100);
+	say(ok == 100 ? "parent ok\n" : "parent failed\n");
+	return 0;
+}
+
+static int dsv[2];
+static volatile sig_atomic_t fired;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	send(dsv[0], "x", 1, MSG_DONTWAIT);
+	fired++;
+	errno = saved;
+}
+
+static int run_dlopen_signal(const char *lib, int n)
+{
+	char buf[4096];
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, dsv);
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 200 }, { 0, 200 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (int i = 0; i < n; i++) {
+		void *d = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+		if (!d)
+			die("dlopen %s", lib);
+		dlclose(d);
+		recv(dsv[1], buf, sizeof(buf), MSG_DONTWAIT);
+	}
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("done %d dlopens, handler ran: %s\n", n, fired > 0 ? "yes" : "no");
+	return 0;
+}
+
+static int run_raw_close_range(void)
+{
+	int sv[2];
+	char buf[64];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	io_loop(sv[0], sv[1], 3);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	int a[2], b[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, a);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, b);
+	printf("new fds %d %d %d %d\n", a[0], a[1], b[0], b[1]);
+	/* bytes pending on both pairs while the next calls take stacks */
+	send(a[0], "abc", 3, 0);
+	send(b[0], "defgh", 5, 0);
+	ssize_t n1 = recv(a[1], buf, sizeof(buf), 0);
+	ssize_t n2 = recv(b[1], buf + 8, sizeof(buf) - 8, 0);
+	printf("got %zd '%.*s' %zd '%.*s'\n", n1, (int)n1, buf, n2, (int)n2, buf + 8);
+	return 0;
+}
+
+static int run_fd_limit(void)
+{
+	int first = -1, last = -1, n = 0;
+	for (;;) {
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0) {
+			printf("%d sockets, fds %d..%d, then %s\n", n, first, last, strerror(errno));
+			return 0;
+		}
+		if (first < 0)
+			first = fd;
+		last = fd;
+		n++;
+	}
+}
+
+static int run_stderr_socket(void)
+{
+	int sv[2], gate[2];
+	close(2);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pipe(gate) < 0)
+		die("socketpair");
+	pid_t kids[300];
+	for (int i = 0; i < 300; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			close(gate[1]);
+			int s = socket(AF_INET, SOCK_DGRAM, 0);   /* its entry, or a notice that there is none */
+			char c;
+			if (read(gate[0], &c, 1) < 0)
+				_exit(1);
+			close(s);
+			_exit(0);
+		}
+	}
+	close(gate[0]);
+	usleep(300000);
+	send(sv[0], "hello", 5, 0);
+	usleep(100000);
+	char buf[4096];
+	ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+	close(gate[1]);
+	for (int i = 0; i < 300; i++)
+		waitpid(kids[i], NULL, 0);
+	printf("fd 2's peer got %zd bytes: '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
+	return 0;
+}
+
+static long race_n;
+
+static void *race_sockets(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < race_n; i++) {
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		close(s);
+	}
+	return NULL;
+}
+
+static int run_close_race(long n)
+{
+	pthread_t t;
+	race_n = n;
+	pthread_create(&t, NULL, race_sockets, NULL);
+	for (long i = 0; i < n; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+		syscall(SYS_close_range, fd, fd, 0);
+	}
+	pthread_join(t, NULL);
+	printf("%ld sockets closed, %ld close_range\n", n, n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+	if (!strcmp(m, "seccomp"))
+		return run_seccomp();
+	if (!strcmp(m, "dlopen-signal") && argc > 3)
+		return run_dlopen_signal(argv[2], atoi(argv[3]));
+	if (!strcmp(m, "raw-close-range"))
+		return run_raw_close_range();
+	if (!strcmp(m, "fd-limit"))
+		return run_fd_limit();
+	if (!strcmp(m, "stderr-socket"))
+		return run_stderr_socket();
+	if (!strcmp(m, "close-race") && argc > 2)
+		return run_close_race(atol(argv[2]));
+	fprintf(stderr, "usage: harm seccomp|dlopen-signal LIB N|raw-close-range|fd-limit|stderr-socket|close-race N\n");
+	return 2;
+}
