@@ -14,6 +14,9 @@ RES=$OUT/results.tsv
 : > "$RES"
 TMP=$(mktemp -d /tmp/socktrace-bench.XXXXXX)
 chmod 755 "$TMP"
+# the library and viewer measured are copies: a rebuild during the run changes nothing
+cp "$LIB" "$TMP/libsocktrace.so" && LIB=$TMP/libsocktrace.so
+cp "$SOCKTRACE" "$TMP/socktrace" && SOCKTRACE=$TMP/socktrace
 STUB=$TB/libstub.so
 LTTWRAP=$OUT/liblttngwrap.so
 cleanup() {
