@@ -18,6 +18,7 @@ struct st_span_ix {
 	uint64_t pos;
 	uint64_t off;                   /* byte offset of the span in the ring */
 	uint32_t size, tid, nrec, nexit;
+	uint64_t ts, mono;              /* the clock pair taken at its claim */
 	const struct st_pinfo *p;
 };
 
@@ -90,10 +91,7 @@ static void fit_clock(struct st_file *f)
 		return;
 	uint64_t best = 0, bts = 0, bmono = 0;
 	for (size_t i = 0; i < f->nspans; i++) {
-		const struct st_span *s = (const struct st_span *)(f->map + f->hdr.ring_off + f->spans[i].off);
-		uint64_t ts, mono;
-		memcpy(&ts, &s->ts, 8);
-		memcpy(&mono, &s->mono, 8);
+		uint64_t ts = f->spans[i].ts, mono = f->spans[i].mono;
 		if (ts > f->ts_at && mono > f->mono_at && ts - f->ts_at > best) {
 			best = ts - f->ts_at;
 			bts = ts;
@@ -305,6 +303,15 @@ static const uint8_t *ring(const struct st_file *f)
 	return f->map + f->hdr.ring_off;
 }
 
+/* Unmap the ring's pages from this process (they stay in the page cache). Reading one span
+ * header maps 64 KiB around it (the kernel's fault-around), so without this a scan of the
+ * span headers alone holds the whole ring in our RSS. */
+static void drop_ring(const struct st_file *f)
+{
+	if (f->mapped)
+		madvise((void *)ring(f), (size_t)f->hdr.nblocks * ST_BLOCK, MADV_DONTNEED);
+}
+
 static int cmp_span(const void *x, const void *y)
 {
 	const struct st_span_ix *a = x, *b = y;
@@ -349,12 +356,16 @@ static int index_spans(struct st_file *f)
 				return -1;
 			f->spans = v;
 		}
+		if ((f->nspans & 255) == 255)
+			drop_ring(f);
 		f->spans[f->nspans++] = (struct st_span_ix){ .pos = p, .off = b * ST_BLOCK, .size = s.size,
 		                                             .tid = s.tid, .nrec = s.nrec, .nexit = s.nexit,
+		                                             .ts = s.ts, .mono = s.mono,
 		                                             .p = (const struct st_pinfo *)(uintptr_t)s.proc };
 		b += nb;
 	}
 	qsort(f->spans, f->nspans, sizeof(*f->spans), cmp_span);
+	drop_ring(f);
 	return 0;
 }
 
@@ -586,6 +597,9 @@ struct st_file *st_file_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot map: %s", strerror(errno));
 		goto out;
 	}
+	/* random access: no read-ahead, no fault-around (one span header per 64 KiB would
+	 * otherwise map the whole ring) */
+	madvise(map, (size_t)sb.st_size, MADV_RANDOM);
 	f = st_file_adopt(path, map, (size_t)sb.st_size, 1, err, errlen);
 	if (!f)
 		munmap(map, (size_t)sb.st_size);
@@ -752,8 +766,9 @@ int st_span_next(struct st_file *f, size_t i, struct st_span_pos *sp, struct st_
 		return 0;
 	struct cursor c = { .f = f, .s = s, .next = sp->off, .left = s->nrec - sp->seen };
 	uint32_t left0 = c.left;
-	uint64_t corrupt = f->corrupt;
+	uint64_t corrupt = f->corrupt, records = f->records;
 	int got = cursor_advance(&c);
+	(void)records;
 	if (f->corrupt != corrupt) {    /* not written yet (a live writer), or damaged: wait */
 		f->corrupt = corrupt;
 		return 0;
@@ -780,6 +795,19 @@ void st_span_take(struct st_span_pos *sp)
 {
 	sp->off = sp->next_off;
 	sp->seen++;
+}
+
+/* Give a span's pages back (they stay in the page cache): the merge's RSS stays at the spans
+ * it is in the middle of, not the whole trace. */
+static void drop_span(const struct st_file *f, const struct st_span_ix *s)
+{
+	if (!f->mapped)
+		return;
+	uintptr_t a = (uintptr_t)(ring(f) + s->off), e = a + s->size;
+	a = (a + 4095) & ~(uintptr_t)4095;
+	e &= ~(uintptr_t)4095;
+	if (e > a)
+		madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
 static int before(const struct cursor *a, const struct cursor *b)
@@ -834,8 +862,11 @@ struct st_merge *st_merge_new_after(struct st_file **files, int nfiles, const ui
 					m->n++;
 					break;
 				}
+			drop_span(f, c->s);
 		}
 	}
+	for (int i = 0; i < nfiles; i++)
+		drop_ring(files[i]);
 	for (int i = m->n / 2 - 1; i >= 0; i--)
 		sift_down(m, i);
 	return m;
@@ -854,7 +885,8 @@ const struct st_record *st_merge_next(struct st_merge *m)
 	struct cursor *top = &m->c[0];
 	struct st_file *f = top->f;
 	decode(f, top, m->out);
-	f->records++;
+	if ((++f->records & 0x1fff) == 0)
+		drop_ring(f);
 	if (m->out->proc)
 		((struct st_pinfo *)m->out->proc)->records++;
 	if (!m->out->complete && m->out->call != ST_C_EXEC) {  /* an exec that worked never returns */
@@ -862,8 +894,10 @@ const struct st_record *st_merge_next(struct st_merge *m)
 		if (m->out->proc)
 			((struct st_pinfo *)m->out->proc)->incomplete++;
 	}
-	if (!cursor_advance(top))
+	if (!cursor_advance(top)) {
+		drop_span(f, top->s);
 		m->c[0] = m->c[--m->n];
+	}
 	if (m->n)
 		sift_down(m, 0);
 	return m->out;
