@@ -42,6 +42,7 @@
 #define ST_PATH_MAX       256
 #define ST_MAX_FRAMES     64
 #define ST_TRACE_FILE     "trace.ring"
+#define ST_FILE_MAX       (64ull << 30)   /* SOCKTRACE_SIZE's upper bound */
 
 struct st_trace_hdr {
 	char     magic[8];          /* ST_MAGIC, written last */
@@ -79,6 +80,7 @@ struct st_trace_hdr {
 	uint64_t procs_dropped;     /* processes with no slot left in the process table */
 	uint64_t socks_dropped;     /* sockets with no entry left in the socket table */
 	uint64_t mods_dropped;      /* modules with no entry left in the module tables */
+	uint64_t said __attribute__((aligned(64)));      /* notices already given (a bit each) */
 };
 
 #define ST_TF_TSC   1u          /* record timestamps are TSC ticks (else CLOCK_MONOTONIC ns) */

@@ -72,11 +72,20 @@ void st_say(const char *fmt, ...)
 	errno = saved;
 }
 
-/* Say something at most once per process. */
+/*
+ * Say something at most once per trace: a notice already given by this process, by the
+ * process that exec'd it (the SOCKTRACE_SAID it passed on, see wrap_proc.c), or by any
+ * process of the same trace (the trace header's bits) is not given again. 500 fork children
+ * that cannot be traced, or a script's 35 processes with the same bad variable, say it once.
+ */
 void st_say_once(int what, const char *fmt, ...)
 {
-	static int said[ST_SAY_MAX];
-	if (what <= 0 || what >= ST_SAY_MAX || __atomic_exchange_n(&said[what], 1, __ATOMIC_ACQ_REL))
+	uint64_t bit = 1ull << what;
+	if (what <= 0 || what >= ST_SAY_MAX)
+		return;
+	if ((__atomic_fetch_or(&st_g.said, bit, __ATOMIC_ACQ_REL) | st_g.said_before) & bit)
+		return;
+	if (st_g.hdr && (__atomic_fetch_or(&st_g.hdr->said, bit, __ATOMIC_ACQ_REL) & bit))
 		return;
 	char buf[512];
 	va_list ap;
@@ -130,6 +139,26 @@ static uint64_t parse_size(const char *s, int *ok)
 
 #define DEFAULT_SIZE (64ull << 20)
 
+static const char *const known_vars[] = { "SOCKTRACE_DIR", "SOCKTRACE_SIZE", "SOCKTRACE_STACK_DEPTH",
+                                          "SOCKTRACE_PAYLOAD", "SOCKTRACE_SAID" };
+
+/* A SOCKTRACE_ variable we do not know is most likely a typo of one we do. */
+static void unknown_vars(void)
+{
+	extern char **environ;
+	for (char **e = environ; e && *e; e++) {
+		if (strncmp(*e, "SOCKTRACE_", 10) != 0)
+			continue;
+		size_t n = strcspn(*e, "=");
+		int known = 0;
+		for (size_t i = 0; i < sizeof(known_vars) / sizeof(known_vars[0]); i++)
+			known |= strlen(known_vars[i]) == n && !strncmp(*e, known_vars[i], n);
+		if (!known)
+			st_say_once(ST_SAY_VAR, "socktrace: unknown variable %.*s ignored (known: SOCKTRACE_DIR, "
+			            "SOCKTRACE_SIZE, SOCKTRACE_STACK_DEPTH, SOCKTRACE_PAYLOAD)", (int)n, *e);
+	}
+}
+
 static void config(struct st_config *cfg)
 {
 	const char *v;
@@ -137,29 +166,34 @@ static void config(struct st_config *cfg)
 	cfg->size = DEFAULT_SIZE;
 	cfg->depth = 16;
 	cfg->payload = 0;
+	if ((v = getenv("SOCKTRACE_SAID")))
+		st_g.said_before = strtoull(v, NULL, 16);
+	unknown_vars();
 	if ((v = getenv("SOCKTRACE_SIZE")) && *v) {
 		uint64_t s = parse_size(v, &ok);
 		if (!ok || s < (1ull << 20) || s > (64ull << 30))
-			st_say("socktrace: SOCKTRACE_SIZE='%s' is not a size from 1M to 64G; using 64M", v);
+			st_say_once(ST_SAY_SIZE, "socktrace: SOCKTRACE_SIZE='%s' is not a size from 1M to 64G; using 64M", v);
 		else
 			cfg->size = s;
 	}
 	if ((v = getenv("SOCKTRACE_STACK_DEPTH")) && *v) {
 		uint64_t d = parse_size(v, &ok);
 		if (!ok || d > ST_MAX_FRAMES)
-			st_say("socktrace: SOCKTRACE_STACK_DEPTH='%s' is not a number from 0 to %d; using 16",
-			       v, ST_MAX_FRAMES);
+			st_say_once(ST_SAY_DEPTH, "socktrace: SOCKTRACE_STACK_DEPTH='%s' is not a number from 0 to %d; using 16",
+			            v, ST_MAX_FRAMES);
 		else
 			cfg->depth = (unsigned)d;
 	}
 	if ((v = getenv("SOCKTRACE_PAYLOAD")) && *v) {
 		uint64_t p = parse_size(v, &ok);
 		if (!ok || p > 8192)
-			st_say("socktrace: SOCKTRACE_PAYLOAD='%s' is not a byte count from 0 to 8192; using 0", v);
+			st_say_once(ST_SAY_PAYLOAD, "socktrace: SOCKTRACE_PAYLOAD='%s' is not a byte count from 0 to 8192; using 0", v);
 		else
 			cfg->payload = (unsigned)p;
 	}
 	v = getenv("SOCKTRACE_DIR");
+	if (v && !*v)
+		st_say_once(ST_SAY_EMPTYDIR, "socktrace: SOCKTRACE_DIR is empty; using ./socktrace.data");
 	if (!v || !*v)
 		v = "socktrace.data";
 	if (v[0] == '/') {
@@ -229,12 +263,16 @@ static void st_init(void)
 		return;
 	int saved = errno;
 	note_stderr();
+	const char *said = getenv("SOCKTRACE_SAID");
+	if (said)
+		st_g.said_before = strtoull(said, NULL, 16);
 	if (getauxval(AT_SECURE)) {
-		st_say("socktrace: not tracing a setuid/setgid program (AT_SECURE)");
+		st_say_once(ST_SAY_SECURE, "socktrace: not tracing a setuid/setgid program (AT_SECURE)");
 		__atomic_store_n(&st_g.state, ST_DISABLED, __ATOMIC_RELEASE);
 		errno = saved;
 		return;
 	}
+	st_proc_cache();
 	config(&st_g.cfg);
 	st_text_range((void *)st_init, &st_g.self_lo, &st_g.self_hi);
 	if (seccomp_at_start())

@@ -306,8 +306,8 @@ static int do_attach(void)
 	uint32_t id = 0;
 	struct st_proc *p = take_slot(&id);
 	if (!p) {
-		st_say_once(ST_SAY_PROCS, "socktrace: the trace's process table is full; pid %d is not traced",
-		            (int)syscall(SYS_getpid));
+		st_say_once(ST_SAY_PROCS, "socktrace: the trace's process table is full (raise SOCKTRACE_SIZE); "
+		            "pid %d (%s, uid %u) not traced, nor others after it", st_g.pid, st_g.comm, st_g.uid);
 		return -1;
 	}
 	fill(p, id);

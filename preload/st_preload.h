@@ -59,6 +59,8 @@ struct st_global {
 	uint64_t sigpipe;               /* SIGPIPE disposition as last set (0 DFL, 1 IGN, handler) */
 	char comm[16];
 	int seccomp;                    /* a seccomp filter is installed: no syscall of our own */
+	uint64_t said;                  /* st_say_once notices given by this process */
+	uint64_t said_before;           /* ... and by the image that exec'd it (SOCKTRACE_SAID) */
 	uint32_t gen;                   /* bumped in each fork child */
 	char cmdline[152];              /* copied into fork children's entries */
 	uint32_t cmdline_len;
@@ -130,7 +132,8 @@ int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we u
 int st_unw_fake_fd(int fd);
 void st_unw_pipe(int fds[2]);
 long st_unw_io(int op, int fd, size_t len);
-enum { ST_SAY_NOSPACE = 1, ST_SAY_PROCS, ST_SAY_TRACE, ST_SAY_MAX };
+enum { ST_SAY_NOSPACE = 1, ST_SAY_PROCS, ST_SAY_TRACE, ST_SAY_SIZE, ST_SAY_DEPTH, ST_SAY_PAYLOAD,
+       ST_SAY_VAR, ST_SAY_EMPTYDIR, ST_SAY_SECURE, ST_SAY_UNWIND, ST_SAY_MAX };
 
 /* ---- the trace file: trace.c ---- */
 int st_trace_map(int create);       /* map SOCKTRACE_DIR/trace.ring (creating it); 0 ok */

@@ -1,7 +1,9 @@
 /* The trace file: created once per trace, mapped by every process of it, its fd closed at once. */
 #include "st_preload.h"
+#include "socktrace_dir.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -65,22 +67,6 @@ uint64_t st_calibrate_hz(void)
 	return (t1 - t0) * 1000000000ull / (m1 - m0);
 }
 
-static int mkdirs(const char *dir)
-{
-	char tmp[1024];
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p == '/') {
-			*p = 0;
-			syscall(SYS_mkdirat, AT_FDCWD, tmp, 0755);
-			*p = '/';
-		}
-	}
-	if (syscall(SYS_mkdirat, AT_FDCWD, tmp, 0755) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 static void point_at(uint8_t *map, size_t len)
 {
 	struct st_trace_hdr *h = (struct st_trace_hdr *)map;
@@ -95,6 +81,18 @@ static void point_at(uint8_t *map, size_t len)
 	st_g.ring = map + h->ring_off;
 	st_g.ring_bytes = (uint64_t)h->nblocks * ST_BLOCK;
 	st_g.tsc = (h->flags & ST_TF_TSC) != 0;
+}
+
+/* The one notice that this process is not traced, and why (once per trace). */
+__attribute__((format(printf, 1, 2))) static void untraced(const char *fmt, ...)
+{
+	char why[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	st_say_once(ST_SAY_TRACE, "socktrace: %s; pid %d (%s, uid %u) not traced", why, st_g.pid,
+	            st_g.comm, st_g.uid);
 }
 
 /* Check a trace another process made before writing into it. 0 ok, else a reason. */
@@ -117,24 +115,28 @@ static const char *check(const struct st_trace_hdr *h, size_t len)
 /* Map an existing trace. 0 ok, -1 with errno (ENOENT: there is none), -2 said why. */
 static int open_existing(const char *path)
 {
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	char why[512];
+	if (st_dir_symlink_ok(st_g.cfg.dir, why, sizeof(why)) < 0) {
+		untraced("%s", why);
+		return -2;
+	}
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct stat sb;
 	int rc = -2;
 	if (syscall(SYS_fstat, fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < ST_HDR_SIZE) {
-		st_say("socktrace: %s is not a trace file; tracing disabled", path);
+		untraced("%s is not a trace file", path);
 		goto out;
 	}
 	uint8_t *map = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
-		st_say("socktrace: cannot map %s: %s; tracing disabled", path, strerror(errno));
+		untraced("cannot map %s: %s", path, strerror(errno));
 		goto out;
 	}
-	const char *why = check((struct st_trace_hdr *)map, (size_t)sb.st_size);
-	if (why) {
-		st_say("socktrace: %s: %s; remove it or choose another SOCKTRACE_DIR; tracing disabled",
-		       path, why);
+	const char *bad = check((struct st_trace_hdr *)map, (size_t)sb.st_size);
+	if (bad) {
+		untraced("%s: %s (remove it or choose another SOCKTRACE_DIR)", path, bad);
 		munmap(map, (size_t)sb.st_size);
 		goto out;
 	}
@@ -153,32 +155,31 @@ static int create(const char *dir, const char *path)
 	struct st_trace_hdr want;
 	memset(&want, 0, sizeof(want));
 	if (!st_layout(&want, st_g.cfg.size)) {
-		st_say("socktrace: SOCKTRACE_SIZE=%llu is too small; tracing disabled",
-		       (unsigned long long)st_g.cfg.size);
+		untraced("SOCKTRACE_SIZE=%llu is too small", (unsigned long long)st_g.cfg.size);
 		return -2;
 	}
-	if (mkdirs(dir) < 0) {
-		st_say("socktrace: cannot create %s: %s; tracing disabled", dir, strerror(errno));
+	char why[512];
+	if (st_trace_dir_check(dir, 1, why, sizeof(why)) < 0) {
+		untraced("%s", why);
 		return -2;
 	}
 	snprintf(tmp, sizeof(tmp), "%s/.trace.%d.tmp", dir, (int)syscall(SYS_getpid));
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, tmp,
 	                      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		st_say("socktrace: cannot create a trace in %s: %s; tracing disabled", dir, strerror(errno));
+		untraced("cannot create a trace in %s: %s", dir, strerror(errno));
 		return -2;
 	}
 	size_t len = want.file_size;
 	uint8_t *map = MAP_FAILED;
 	/* reserve the blocks now: a sparse file would SIGBUS the program when the disk fills */
 	if (syscall(SYS_fallocate, fd, 0, 0, (off_t)len) < 0) {
-		st_say("socktrace: cannot reserve %zu bytes for %s: %s; tracing disabled", len, path,
-		       strerror(errno));
+		untraced("cannot reserve %zu bytes for %s: %s", len, path, strerror(errno));
 		goto fail;
 	}
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
-		st_say("socktrace: cannot map %s: %s; tracing disabled", path, strerror(errno));
+		untraced("cannot map %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	/* Fault the pages in writable now (up to 256M): a first write to a file page on the hot
@@ -213,7 +214,7 @@ static int create(const char *dir, const char *path)
 		syscall(SYS_close, fd);
 		if (e == EEXIST)
 			return open_existing(path) == 0 ? 0 : -2;
-		st_say("socktrace: cannot create %s: %s; tracing disabled", path, strerror(e));
+		untraced("cannot create %s: %s", path, strerror(e));
 		return -2;
 	}
 	syscall(SYS_unlinkat, AT_FDCWD, tmp, 0);
@@ -244,7 +245,7 @@ int st_trace_map(int create_it)
 	if (rc == -1 && errno == ENOENT && create_it)
 		rc = create(st_g.cfg.dir, st_g.cfg.path);
 	else if (rc == -1 && create_it)
-		st_say("socktrace: cannot open %s: %s; tracing disabled", st_g.cfg.path, strerror(errno));
+		untraced("cannot open %s: %s", st_g.cfg.path, strerror(errno));
 	if (rc == -2 || (rc == -1 && create_it))
 		failed = 1;
 	errno = saved;

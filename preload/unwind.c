@@ -103,8 +103,8 @@ void st_unwind_init(void)
 		st_g.unw_backtrace(warm, ST_MAX_FRAMES);  /* first unwind: ~0.2 ms, not on a hot path */
 		st_g.stacks = (int)st_g.cfg.depth;
 	} else {
-		st_say("socktrace: cannot load libunwind.so.8 (%s); recording without stacks",
-		       h ? "no unw_backtrace" : dlerror());
+		st_say_once(ST_SAY_UNWIND, "socktrace: cannot load libunwind.so.8 (%s); recording without stacks",
+		            h ? "no unw_backtrace" : dlerror());
 	}
 	unw_loading = 0;
 	st_tls.nesting--;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,8 +20,6 @@ REAL_DECL(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actio
 REAL_DECL(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,
                               const posix_spawnattr_t *, char *const[], char *const[]))
 REAL_DECL(int, execve, (const char *, char *const[], char *const[]))
-REAL_DECL(int, execv, (const char *, char *const[]))
-REAL_DECL(int, execvp, (const char *, char *const[]))
 REAL_DECL(int, execvpe, (const char *, char *const[], char *const[]))
 
 static unsigned str_room(const char *s)
@@ -117,24 +116,62 @@ ST_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 #define EXEC_TRACED(path, realcall) \
 	TRACED(int, ST_C_EXEC, -1, 0, 0, 0, str_room(path), realcall, put_str(&c, ST_T_STR, path), NOTHING)
 
+/*
+ * The notices this process gave (or was told were given) go to the image it execs, as
+ * SOCKTRACE_SAID in the environment passed to exec: the new image does not repeat them.
+ * The environment of this process is left as it is (a copy of the pointer array is made on
+ * the stack: the process image is about to go anyway).
+ */
+#define WITH_SAID(envp, out)                                                              \
+	do {                                                                                  \
+		uint64_t said_ = st_g.said | st_g.said_before;                                    \
+		char *const *src_ = (envp);                                                       \
+		(out) = (char **)src_;                                                            \
+		if (!said_ || !src_)                                                              \
+			break;                                                                        \
+		size_t n_ = 0;                                                                    \
+		while (src_[n_])                                                                  \
+			n_++;                                                                         \
+		char **v_ = alloca((n_ + 2) * sizeof(char *));                                    \
+		char *var_ = alloca(40);                                                          \
+		snprintf(var_, 40, "SOCKTRACE_SAID=%llx", (unsigned long long)said_);             \
+		size_t k_ = 0;                                                                    \
+		for (size_t i_ = 0; i_ < n_; i_++)                                                \
+			if (strncmp(src_[i_], "SOCKTRACE_SAID=", 15))                                 \
+				v_[k_++] = src_[i_];                                                      \
+		v_[k_++] = var_;                                                                  \
+		v_[k_] = NULL;                                                                    \
+		(out) = v_;                                                                       \
+	} while (0)
+
+extern char **environ;
+
 ST_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	EXEC_TRACED(path, REAL(execve)(path, argv, envp));
+	char **env;
+	WITH_SAID(envp, env);
+	EXEC_TRACED(path, REAL(execve)(path, argv, env));
 }
 
 ST_EXPORT int execv(const char *path, char *const argv[])
 {
-	EXEC_TRACED(path, REAL(execv)(path, argv));
+	char **env;
+	WITH_SAID(environ, env);
+	EXEC_TRACED(path, REAL(execve)(path, argv, env));
 }
 
 ST_EXPORT int execvp(const char *file, char *const argv[])
 {
-	EXEC_TRACED(file, REAL(execvp)(file, argv));
+	char **env;
+	WITH_SAID(environ, env);
+	EXEC_TRACED(file, REAL(execvpe)(file, argv, env));
 }
 
 ST_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	EXEC_TRACED(file, REAL(execvpe)(file, argv, envp));
+	char **env;
+	WITH_SAID(envp, env);
+	EXEC_TRACED(file, REAL(execvpe)(file, argv, env));
 }
 
 /* execl* build an argv and go to glibc's execve internally; rebuild it and use ours. */

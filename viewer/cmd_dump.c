@@ -8,6 +8,7 @@
 #include "decode.h"
 #include "reader.h"
 #include "symbolize.h"
+#include "util.h"
 
 int open_rings(int argc, char **argv, struct st_file ***files, int *bad)
 {
@@ -176,6 +177,7 @@ int command_dump(int argc, char **argv)
 	const struct st_record *r;
 	uint64_t t0 = 0;
 	int first = 1;
+	pager_start();
 	while ((r = st_merge_next(m))) {
 		if (first)
 			t0 = r->ts_enter;
@@ -186,7 +188,7 @@ int command_dump(int argc, char **argv)
 			dump_text(r, t0);
 	}
 	st_merge_free(m);
-	fflush(stdout);
+	pager_end();
 	report_damage(files, n);
 	close_rings(files, n);
 	return bad || n == 0 ? 1 : 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <uthash.h>
 
@@ -663,6 +664,11 @@ int command_export(int argc, char **argv)
 	const char *outpath = eo.outpath;
 	if (!w) {
 		fprintf(stderr, "socktrace export: --format is required (chrome, jsonl, pcapng)\n");
+		return 2;
+	}
+	if (!outpath && !strcmp(w->name, "pcapng") && isatty(1)) {
+		fprintf(stderr, "socktrace export: not writing binary pcapng to a terminal: use -o FILE, "
+		        "or a pipe (| tshark -r -)\n");
 		return 2;
 	}
 	struct st_file **files;

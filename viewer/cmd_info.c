@@ -17,7 +17,7 @@ static const char *origin_name(int o)
 static const char *state_name(const struct st_pinfo *p)
 {
 	switch (p->state) {
-	case ST_PS_LIVE: return "running or killed";
+	case ST_PS_LIVE: return p->running ? "running" : "killed (it never said it exited)";
 	case ST_PS_EXITED: return "exited";
 	case ST_PS_GONE: return "killed";
 	case ST_PS_EXECED: return "replaced by exec";

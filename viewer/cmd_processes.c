@@ -17,7 +17,7 @@ static const char *state_text(const struct st_pinfo *p, char *buf, size_t n)
 	case ST_PS_EXECED:
 		return "exec'd";
 	case ST_PS_LIVE:
-		return "killed or still running";
+		return p->running ? "running" : "killed";
 	}
 	return "not in the process table";
 }

@@ -1,5 +1,6 @@
 /* socktrace record: run a command with libsocktrace.so preloaded and return its status. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "socktrace_dir.h"
+#include "socktrace_format.h"
 
 #ifndef ST_LIBDIR
 #define ST_LIBDIR "/usr/local/lib/socktrace"
@@ -41,29 +44,125 @@ static int find_lib(char *out, size_t len)
 static void usage(FILE *out)
 {
 	fputs("usage: socktrace record [-o DIR] [--size N] [--stack-depth N] [--payload N] -- CMD [ARGS...]\n"
-	      "  Run CMD with every socket call recorded into one ring file per process in DIR\n"
-	      "  (default ./socktrace.data). Exits with CMD's status (128+N if signal N killed it).\n"
-	      "  -o, --output DIR     where ring files go (SOCKTRACE_DIR)\n"
-	      "  --size N             ring size per process, e.g. 64M (SOCKTRACE_SIZE, default 16M)\n"
-	      "  --stack-depth N      frames per call, 0 for none (SOCKTRACE_STACK_DEPTH, default 16)\n"
-	      "  --payload N          bytes of data kept per send/recv (SOCKTRACE_PAYLOAD, default 0)\n"
+	      "  Run CMD with every socket call of it and its children recorded into one trace in\n"
+	      "  DIR (default ./socktrace.data; a trace already there is kept as trace.ring.old).\n"
+	      "  Exits with CMD's status (128+N if signal N killed it); INT, TERM, HUP, QUIT, USR1\n"
+	      "  and USR2 sent to record are passed on to CMD.\n"
+	      "  -o, --output DIR     the trace directory (SOCKTRACE_DIR)\n"
+	      "  --size N             size of the trace, 1M to 64G (SOCKTRACE_SIZE, default 64M)\n"
+	      "  --stack-depth N      frames per call, 0 to 64, 0 for none (SOCKTRACE_STACK_DEPTH, default 16)\n"
+	      "  --payload N          bytes of data kept per send/recv, 0 to 8192 (SOCKTRACE_PAYLOAD, default 0)\n"
 	      "example: socktrace record -o /tmp/t -- curl -s http://127.0.0.1:8000/\n", out);
 }
 
-static int check_num(const char *opt, const char *v, int allow_suffix)
+/* A number with an optional k/M/G suffix within [lo, hi]; -1 after saying why. */
+static int check_num(const char *opt, const char *v, int suffix, unsigned long long lo,
+                     unsigned long long hi, const char *range)
 {
 	char *end;
 	errno = 0;
 	unsigned long long x = strtoull(v, &end, 10);
-	(void)x;
-	if (allow_suffix && strchr("kKmMgG", *end) && *end)
+	int shift = 0;
+	if (suffix && *end && strchr("kKmMgG", *end)) {
+		shift = strchr("kK", *end) ? 10 : strchr("mM", *end) ? 20 : 30;
 		end++;
-	if (errno || end == v || *end || v[0] == '-') {
-		fprintf(stderr, "socktrace record: %s '%s' is not a %s\n", opt, v,
-		        allow_suffix ? "size (like 64M)" : "number");
+		if (*end == 'i')
+			end++;
+		if (*end == 'B')
+			end++;
+	}
+	if (errno || end == v || *end || v[0] == '-' || (x << shift) >> shift != x ||
+	    (x << shift) < lo || (x << shift) > hi) {
+		fprintf(stderr, "socktrace record: %s '%s' is not %s\n", opt, v, range);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The trace directory, made absolute (each exec'd program resolves a relative one in its own
+ * working directory), created, and checked usable before CMD starts. A trace already there
+ * is kept as trace.ring.old. 0, or -1 after saying why.
+ */
+static int prepare_dir(char *dir, size_t len)
+{
+	char abs[PATH_MAX];
+	if (dir[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			perror("socktrace record: getcwd");
+			return -1;
+		}
+		if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, dir) >= sizeof(abs) ||
+		    (size_t)snprintf(dir, len, "%s", abs) >= len) {
+			fprintf(stderr, "socktrace record: %s: path too long\n", dir);
+			return -1;
+		}
+	}
+	char why[512];
+	if (st_trace_dir_check(dir, 1, why, sizeof(why)) < 0) {
+		fprintf(stderr, "socktrace record: %s\n", why);
+		return -1;
+	}
+	char path[PATH_MAX + 32], old[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/%s", dir, ST_TRACE_FILE);
+	snprintf(old, sizeof(old), "%s/%s.old", dir, ST_TRACE_FILE);
+	struct stat sb;
+	if (lstat(path, &sb) == 0) {
+		if (rename(path, old) != 0) {
+			fprintf(stderr, "socktrace record: cannot move the previous trace aside (%s): %s\n", path,
+			        strerror(errno));
+			return -1;
+		}
+		fprintf(stderr, "socktrace: previous trace kept as %s\n", old);
+	}
+	return 0;
+}
+
+static volatile pid_t child;
+
+/* Pass on a signal sent to us by a process (kill, a script's `kill $!`, timeout); one from the
+ * terminal reached CMD already (same process group), and a second copy would be one too many. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (child > 0 && si->si_code != SI_KERNEL)
+		kill(child, sig);
+}
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static int run(char **cmd, const char *dir)
+{
+	sigset_t block, old;
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&block, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &block, &old);      /* nothing lost between fork and the handlers */
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("socktrace record: fork");
+		return -2;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "socktrace record: %s: %s\n", cmd[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child = pid;
+	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART };
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			perror("socktrace record: waitpid");
+			return -2;
+		}
+	(void)dir;
+	return st;
 }
 
 int command_record(int argc, char **argv)
@@ -72,23 +171,33 @@ int command_record(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' }, { "size", required_argument, NULL, 's' },
 		{ "stack-depth", required_argument, NULL, 'd' }, { "payload", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' }, { 0, 0, 0, 0 } };
+	char dir[PATH_MAX] = "socktrace.data";
+	const char *env_dir = getenv("SOCKTRACE_DIR");
+	if (env_dir && *env_dir)
+		snprintf(dir, sizeof(dir), "%s", env_dir);
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': setenv("SOCKTRACE_DIR", optarg, 1); break;
+		case 'o':
+			if (!*optarg) {
+				fprintf(stderr, "socktrace record: -o needs a directory\n");
+				return 2;
+			}
+			snprintf(dir, sizeof(dir), "%s", optarg);
+			break;
 		case 's':
-			if (check_num("--size", optarg, 1))
+			if (check_num("--size", optarg, 1, 1ull << 20, 64ull << 30, "a size from 1M to 64G"))
 				return 2;
 			setenv("SOCKTRACE_SIZE", optarg, 1);
 			break;
 		case 'd':
-			if (check_num("--stack-depth", optarg, 0))
+			if (check_num("--stack-depth", optarg, 0, 0, ST_MAX_FRAMES, "a number from 0 to 64"))
 				return 2;
 			setenv("SOCKTRACE_STACK_DEPTH", optarg, 1);
 			break;
 		case 'p':
-			if (check_num("--payload", optarg, 0))
+			if (check_num("--payload", optarg, 0, 0, 8192, "a byte count from 0 to 8192"))
 				return 2;
 			setenv("SOCKTRACE_PAYLOAD", optarg, 1);
 			break;
@@ -107,35 +216,27 @@ int command_record(int argc, char **argv)
 		        ST_LIBDIR);
 		return 2;
 	}
+	if (prepare_dir(dir, sizeof(dir)) < 0)
+		return 2;
+	setenv("SOCKTRACE_DIR", dir, 1);
 	char *abs = realpath(lib, NULL);
-	const char *old = getenv("LD_PRELOAD");
-	size_t len = strlen(abs) + (old ? strlen(old) : 0) + 2;
+	const char *oldpre = getenv("LD_PRELOAD");
+	size_t len = strlen(abs) + (oldpre ? strlen(oldpre) : 0) + 2;
 	char *pre = malloc(len);
-	snprintf(pre, len, "%s%s%s", abs, old && *old ? ":" : "", old ? old : "");
+	snprintf(pre, len, "%s%s%s", abs, oldpre && *oldpre ? ":" : "", oldpre ? oldpre : "");
 	setenv("LD_PRELOAD", pre, 1);
 	free(pre);
 	free(abs);
-	const char *dir = getenv("SOCKTRACE_DIR");
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("socktrace record: fork");
+	int st = run(argv + optind, dir);
+	if (st == -2)
 		return 2;
-	}
-	if (pid == 0) {
-		execvp(argv[optind], argv + optind);
-		fprintf(stderr, "socktrace record: %s: %s\n", argv[optind], strerror(errno));
-		_exit(127);
-	}
-	signal(SIGINT, SIG_IGN);   /* the terminal's ^C goes to the command; we wait for it */
-	signal(SIGQUIT, SIG_IGN);
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR) {
-			perror("socktrace record: waitpid");
-			return 2;
-		}
-	fprintf(stderr, "socktrace: trace in %s (see: socktrace dump %s)\n", dir ? dir : "socktrace.data",
-	        dir ? dir : "socktrace.data");
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/%s", dir, ST_TRACE_FILE);
+	if (access(path, F_OK) == 0)
+		fprintf(stderr, "socktrace: trace in %s (see: socktrace dump %s)\n", dir, dir);
+	else if (!(WIFEXITED(st) && WEXITSTATUS(st) >= 126))
+		fprintf(stderr, "socktrace: no trace written in %s: %s made no socket call (or could not be "
+		        "traced; it said why on stderr)\n", dir, argv[optind]);
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);

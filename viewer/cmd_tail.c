@@ -53,7 +53,7 @@ static void usage(FILE *out)
 	fputs("usage: socktrace tail [--from-start] [--for SECONDS] [filters] [DIR|FILE]\n"
 	      "  Follow the trace in DIR (default ./socktrace.data), which need not exist yet, and\n"
 	      "  print each call of every process as it completes, until interrupted. A call still\n"
-	      "  blocked after a second is shown once as <unfinished>.\n"
+	      "  blocked after a second is shown once as <unfinished: still blocked>.\n"
 	      "  --from-start    print what the trace already holds first (default: only new calls)\n"
 	      "  --for SECONDS   stop after this long\n" FILTER_HELP
 	      "example: socktrace tail --addr 127.0.0.1:6379 socktrace.data\n", out);
@@ -88,11 +88,9 @@ int command_tail(int argc, char **argv)
 	int64_t for_ns = to.for_ns;
 	const char *target = optind < argc ? argv[optind] : "socktrace.data";
 	struct stat sb;
-	int is_dir = stat(target, &sb) == 0 && S_ISDIR(sb.st_mode);
-	if (!is_dir && stat(target, &sb) != 0 && strcmp(target, "socktrace.data")) {
-		fprintf(stderr, "socktrace tail: %s: no such file or directory\n", target);
-		return 2;
-	}
+	/* the directory need not exist yet: tail can be started before the program */
+	size_t tl = strlen(target);
+	int is_dir = stat(target, &sb) == 0 ? S_ISDIR(sb.st_mode) : !(tl > 5 && !strcmp(target + tl - 5, ".ring"));
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	struct st_file *f = NULL;
@@ -104,7 +102,7 @@ int command_tail(int argc, char **argv)
 	size_t nbatch = 0, capbatch = 0;
 	uint64_t started = mono_now(), t0 = 0;
 	int socket_filter = flt.fd >= 0 || flt.addr[0] || flt.errors;
-	if (is_dir || stat(target, &sb) != 0)
+	if (is_dir)
 		snprintf(path, sizeof(path), "%s/%s", target, ST_TRACE_FILE);
 	else
 		snprintf(path, sizeof(path), "%s", target);

@@ -107,6 +107,7 @@ void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen)
 			unsigned n = len - off;
 			for (unsigned i = 0; i < n && i < sizeof(path) - 1 && raw[off + i]; i++)
 				path[i] = (char)raw[off + i];
+			st_sanitize(path);
 			snprintf(out, outlen, "%s", path);
 		}
 	} else {
@@ -254,6 +255,7 @@ static void kv_str_tlv(struct emit *e, const struct st_record *r, int type, cons
 		unsigned n = t.len < sizeof(buf) - 1 ? t.len : (unsigned)sizeof(buf) - 1;
 		memcpy(buf, t.p, n);
 		buf[n] = 0;
+		st_sanitize(buf);
 		e->ops->kv_str(e, key, buf);
 	}
 }
@@ -519,7 +521,11 @@ void st_print_call(FILE *out, const struct st_record *r)
 		e.ops->kv_int(&e, "fd", r->fd);
 	st_emit_args(&e, r);
 	if (!r->complete) {
-		fputs(r->call == ST_C_EXEC ? ") = ? <process image replaced>" : ") = ? <unfinished: never returned>", out);
+		const struct st_pinfo *p = r->proc;
+		fputs(r->call == ST_C_EXEC ? ") = ? <process image replaced>"
+		      : p && p->running ? ") = ? <unfinished: still blocked>"
+		      : p && p->state == ST_PS_EXITED ? ") = ? <unfinished: the process exited meanwhile>"
+		      : ") = ? <unfinished: never returned>", out);
 		return;
 	}
 	fprintf(out, ") = %lld", (long long)r->ret);

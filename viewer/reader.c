@@ -104,6 +104,38 @@ static void fit_clock(struct st_file *f)
 		f->ns_per_tick = k;
 }
 
+/* ---- text from the trace ---- */
+
+/* Length of the valid UTF-8 sequence at p that is not a control character (C1 included),
+ * or 0. */
+static unsigned utf8_ok(const unsigned char *p)
+{
+	unsigned n = p[0] >= 0xf0 && p[0] < 0xf5 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+	for (unsigned i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+		return 0;               /* U+0080..U+009F: C1 controls (CSI, OSC...) */
+	return n;
+}
+
+void st_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			p++;
+			continue;
+		}
+		unsigned n = *p >= 0x80 ? utf8_ok(p) : 0;
+		if (n) {
+			p += n;
+			continue;
+		}
+		*p++ = '?';
+	}
+}
+
 /* ---- processes and modules ---- */
 
 static int cmp_pinfo(const void *a, const void *b)
@@ -145,6 +177,31 @@ static struct st_pinfo *add_proc(struct st_file *f, uint32_t id)
 	return p;
 }
 
+/* Is the process of this entry still running here (its pid alive, with its start time)? */
+static int still_running(const struct st_pinfo *p)
+{
+	char path[64], buf[1024];
+	if (p->state != ST_PS_LIVE || p->pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", p->pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	char *q = strrchr(buf, ')');
+	if (!q || q[1] != ' ' || q[2] == 'Z')
+		return 0;       /* a zombie has ended */
+	int field = 2;
+	for (q++; *q && field < 22; q++)
+		if (*q == ' ')
+			field++;
+	return !p->start_ticks || strtoull(q, NULL, 10) == p->start_ticks;
+}
+
 static void load_procs(struct st_file *f)
 {
 	const struct st_trace_hdr *h = &f->hdr;
@@ -171,14 +228,20 @@ static void load_procs(struct st_file *f)
 		p->payload_cap = e.payload_cap;
 		memcpy(p->comm, e.comm, sizeof(p->comm));
 		p->comm[sizeof(p->comm) - 1] = 0;
+		st_sanitize(p->comm);
 		p->cmdline_len = e.cmdline_len > sizeof(e.cmdline) ? sizeof(e.cmdline) : e.cmdline_len;
 		memcpy(p->cmdline, e.cmdline, p->cmdline_len);
+		for (uint32_t k = 0; k < p->cmdline_len;) {   /* each NUL-separated argument */
+			st_sanitize(p->cmdline + k);
+			k += (uint32_t)strnlen(p->cmdline + k, p->cmdline_len - k) + 1;
+		}
 		p->image = (const struct st_pinfo *)(uintptr_t)e.image;    /* ids until linked */
 		p->parent = (const struct st_pinfo *)(uintptr_t)e.parent;
 	}
 	qsort(f->procs, (size_t)f->nprocs, sizeof(*f->procs), cmp_pinfo);
 	for (int i = 0; i < f->nprocs; i++) {
 		struct st_pinfo *p = f->procs[i];
+		p->running = still_running(p);
 		p->image = st_file_proc(f, (uint32_t)(uintptr_t)p->image);
 		p->parent = st_file_proc(f, (uint32_t)(uintptr_t)p->parent);
 	}
@@ -212,6 +275,7 @@ static void load_modules(struct st_file *f)
 		memcpy(m->build_id, mf.build_id, sizeof(m->build_id));
 		memcpy(m->path, mf.path, sizeof(m->path));
 		m->path[sizeof(m->path) - 1] = 0;
+		st_sanitize(m->path);
 	}
 	for (int i = 0; i < f->nprocs; i++) {
 		struct st_pinfo *p = f->procs[i];
@@ -579,13 +643,19 @@ struct st_file *st_file_open(const char *path, char *err, size_t errlen)
 {
 	struct stat sb;
 	struct st_file *f = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* non-blocking: a FIFO planted in a trace directory must not hang us */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "not a regular file");
+		goto out;
+	}
+	if ((uint64_t)sb.st_size > ST_FILE_MAX) {
+		snprintf(err, errlen, "%llu bytes: larger than any trace (64 GiB at most)",
+		         (unsigned long long)sb.st_size);
 		goto out;
 	}
 	if ((size_t)sb.st_size < ST_HDR_SIZE) {

@@ -28,6 +28,7 @@ struct st_pinfo {
 	const struct st_pinfo *image;   /* whose modules this one has besides its own */
 	uint32_t flags;                 /* ST_PF_* */
 	uint32_t state;                 /* enum st_pstate; 0 for a process missing from the table */
+	int running;                    /* still running when the trace was read (same machine) */
 	int exit_status;
 	uint32_t uid, euid;
 	uint64_t start_ticks;
@@ -116,6 +117,10 @@ struct st_span_pos { uint32_t off, seen, next_off; };
 int st_span_next(struct st_file *f, size_t i, struct st_span_pos *sp, struct st_record *out);
 void st_span_take(struct st_span_pos *sp);
 uint64_t st_span_start(const struct st_file *f, size_t i);
+
+/* Replace what a terminal would take as a command (control characters, C1 included, and
+ * bytes that are not UTF-8) by '?', in place: text from a trace is attacker-controlled. */
+void st_sanitize(char *s);
 
 /* Find the first TLV of `type` in the record's blob; 1 if found. */
 int st_tlv_find(const struct st_record *r, int type, struct st_tlv_view *out);

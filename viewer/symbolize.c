@@ -6,6 +6,9 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,14 +70,27 @@ static struct mod_dwfl *mod_get(struct symb *s, const struct st_module *m)
 	md = calloc(1, sizeof(*md));
 	snprintf(md->key, sizeof(md->key), "%s", key);
 	md->name = strdup(basename_of(m->path));
-	if (m->path[0] == '/' && (md->dwfl = dwfl_begin(&callbacks))) {
+	if (md->name)
+		st_sanitize(md->name);
+	/* the path comes from the trace: open it ourselves, without blocking, and only read a
+	 * regular file (a FIFO or a device named there must not hang or flood us) */
+	int fd = m->path[0] == '/' ? open(m->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+	struct stat sb;
+	if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0 && (md->dwfl = dwfl_begin(&callbacks))) {
 		dwfl_report_begin(md->dwfl);
-		if (!dwfl_report_elf(md->dwfl, md->name, m->path, -1, 0, false)) {
+		if (!dwfl_report_elf(md->dwfl, md->name, m->path, fd, 0, false)) {
+			close(fd);      /* consumed only on success */
 			dwfl_end(md->dwfl);
 			md->dwfl = NULL;
 		} else {
 			dwfl_report_end(md->dwfl, NULL, NULL);
 		}
+	} else if (fd >= 0) {
+		close(fd);
 	}
 	HASH_ADD_STR(s->mods, key, md);
 	return md;
@@ -104,6 +120,8 @@ const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint6
 		const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 		if (name) {
 			e->func = strdup(name);
+			if (e->func)
+				st_sanitize(e->func);
 			e->res.func = e->func;
 			e->res.func_off = off + 1;
 		}
@@ -124,6 +142,7 @@ const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint6
 					size_t l = strlen(in) + strlen(e->func) + 16;
 					char *both = malloc(l);
 					snprintf(both, l, "%s (inlined in %s)", in, e->func);
+					st_sanitize(both);
 					free(e->func);
 					e->func = both;
 					e->res.func = both;
@@ -138,6 +157,8 @@ const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint6
 		const char *src = line ? dwfl_lineinfo(line, NULL, &ln, NULL, NULL, NULL) : NULL;
 		if (src) {
 			e->file = strdup(src);
+			if (e->file)
+				st_sanitize(e->file);
 			e->res.file = e->file;
 			e->res.line = ln;
 		}

@@ -1,6 +1,8 @@
 /* Filters, colour and the pager shared by the listing subcommands. */
 #include "util.h"
 
+#include <arpa/inet.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,12 +89,56 @@ static int parse_int(const char *s, int *out)
 	return 0;
 }
 
+/* HOST, HOST:PORT, [V6], [V6]:PORT, /unix/path or @abstract. */
+static int addr_valid(const char *a)
+{
+	if (a[0] == '/' || (a[0] == '@' && a[1]))
+		return 1;
+	char host[128];
+	const char *port = NULL;
+	unsigned char bin[16];
+	if (a[0] == '[') {
+		const char *e = strchr(a, ']');
+		if (!e || (size_t)(e - a - 1) >= sizeof(host))
+			return 0;
+		snprintf(host, sizeof(host), "%.*s", (int)(e - a - 1), a + 1);
+		if (e[1] == ':')
+			port = e + 2;
+		else if (e[1])
+			return 0;
+		if (inet_pton(AF_INET6, host, bin) != 1)
+			return 0;
+	} else {
+		const char *c = strchr(a, ':');
+		if (c && strchr(c + 1, ':'))    /* bare IPv6 */
+			return inet_pton(AF_INET6, a, bin) == 1;
+		size_t hl = c ? (size_t)(c - a) : strlen(a);
+		if (hl >= sizeof(host))
+			return 0;
+		snprintf(host, sizeof(host), "%.*s", (int)hl, a);
+		port = c ? c + 1 : NULL;
+		if (inet_pton(AF_INET, host, bin) != 1)
+			return 0;
+	}
+	if (port) {
+		char *end;
+		long v = strtol(port, &end, 10);
+		if (!*port || *end || v < 0 || v > 65535)
+			return 0;
+	}
+	return 1;
+}
+
 int filter_option(struct filter *f, int code, const char *arg)
 {
 	switch (code) {
 	case 1001: return parse_int(arg, &f->fd) ? -1 : 1;
 	case 1002: return parse_int(arg, &f->pid) ? -1 : 1;
-	case 1003: snprintf(f->addr, sizeof(f->addr), "%s", arg); return 1;
+	case 1003:
+		if (!addr_valid(arg))
+			return -1;
+		snprintf(f->addr, sizeof(f->addr), "%s", arg);
+		return 1;
 	case 1004: f->errors = 1; return 1;
 	case 1005:
 		if ((f->since_clock = parse_clock(arg)) >= 0)
@@ -231,14 +277,22 @@ int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 	snprintf(shortopts, sizeof(shortopts), "%sh", o->shortopts);
 	memcpy(all, o->own, nown * sizeof(*all));
 	memcpy(all + nown, common, sizeof(common));
-	int c, rc = -1;
+	int c, rc = -1, li = -1;
 	filter_init(f);
 	color_setup(0);
 	optind = 1;
-	while (rc < 0 && (c = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
+	while (rc < 0 && (li = -1, c = getopt_long(argc, argv, shortopts, all, &li)) != -1) {
 		int k = filter_option(f, c, optarg);
 		if (k < 0 || (!k && c != 'h' && c != '?' && o->handle(c, optarg, o->ctx) < 0)) {
-			fprintf(stderr, "socktrace %s: bad value '%s'\n", o->name, optarg ? optarg : "");
+			char name[40];
+			if (li >= 0)
+				snprintf(name, sizeof(name), "--%s", all[li].name);
+			else
+				snprintf(name, sizeof(name), "-%c", c);
+			fprintf(stderr, "socktrace %s: %s: bad value '%s'%s\n", o->name, name, optarg ? optarg : "",
+			        c == 1003 ? " (an address: HOST, HOST:PORT, [V6]:PORT, /unix/path or @abstract)"
+			        : c == 1001 || c == 1002 ? " (a number)" : c == 1005 || c == 1006
+			        ? " (seconds from the first record, like 1.5 or 200ms, or a time of day, like 14:03:07.250)" : "");
 			rc = 2;
 		} else if (c == 'h') {
 			o->usage(stdout);
