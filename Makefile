@@ -85,7 +85,9 @@ $(B)/fuzz_reader: $(FUZZ_SRC) $(HDRS)
 	$(Q)clang $(CPPFLAGS) -Iviewer -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$(WARN) -Wno-unused-command-line-argument -o $@ $(FUZZ_SRC) -ldw -lelf
 fuzz: $(B)/fuzz_reader
-	$(B)/fuzz_reader -max_total_time=$${FUZZ_SECONDS:-300} -max_len=140000 $(B)/fuzz-corpus
+	@mkdir -p $(B)/fuzz-corpus
+	$(B)/fuzz_reader -dict=tests/fuzz/trace.dict -max_total_time=$${FUZZ_SECONDS:-1800} -max_len=20000 \
+		-rss_limit_mb=4096 $(B)/fuzz-corpus
 
 test:
 	$(Q)tests/deps.sh --build --test

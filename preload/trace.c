@@ -242,10 +242,17 @@ int st_trace_map(int create_it)
 		return -1;
 	int saved = errno;
 	int rc = open_existing(st_g.cfg.path);
-	if (rc == -1 && errno == ENOENT && create_it)
+	if (rc == -1 && errno == ENOENT && create_it) {
 		rc = create(st_g.cfg.dir, st_g.cfg.path);
-	else if (rc == -1 && create_it)
-		untraced("cannot open %s: %s", st_g.cfg.path, strerror(errno));
+	} else if (rc == -1 && create_it) {
+		int e = errno;
+		char why[512];
+		/* name the component at fault (EACCES on a parent, not ENOENT on the file) */
+		if (st_trace_dir_check(st_g.cfg.dir, 0, why, sizeof(why)) < 0)
+			untraced("%s", why);
+		else
+			untraced("cannot open %s: %s", st_g.cfg.path, strerror(e));
+	}
 	if (rc == -2 || (rc == -1 && create_it))
 		failed = 1;
 	errno = saved;

@@ -97,7 +97,7 @@ t_fuzz_short() {
 	traced "$W/rings" "$TB/allcalls" > /dev/null 2>&1 || return 1
 	traced "$W/rings2" "$TB/brokenpipe" > /dev/null 2>&1
 	python3 "$ROOT/tests/fuzz/seed.py" corpus rings/*.ring rings2/*.ring || return 1
-	"$B/fuzz_reader" -max_total_time=15 -max_len=140000 -rss_limit_mb=4096 corpus > fuzz.log 2>&1 \
+	"$B/fuzz_reader" -dict="$ROOT/tests/fuzz/trace.dict" -max_total_time=15 -max_len=20000 -rss_limit_mb=4096 corpus > fuzz.log 2>&1 \
 		|| { tail -n 30 fuzz.log; return 1; }
 	grep -q "Done" fuzz.log
 }

@@ -593,8 +593,9 @@ int command_diagnose(int argc, char **argv)
 		free(p);
 	}
 	lc_free(lc);
+	rc = st_read_status(files, n, bad);
 	close_rings(files, n);
-	if (bad)
+	if (rc == 2)
 		return 2;
-	return found ? 1 : 0;
+	return found || rc ? 1 : 0;
 }

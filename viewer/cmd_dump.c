@@ -38,6 +38,21 @@ void close_rings(struct st_file **files, int n)
 	free(files);
 }
 
+/*
+ * The exit status every reading command shares (socktrace(1), EXIT STATUS): 2 when nothing
+ * could be read (no trace opened, or none of its records), 1 when some input could not be
+ * read but the rest was shown, 0 otherwise. diagnose adds 1 for "problems found".
+ */
+int st_read_status(struct st_file **files, int n, int bad)
+{
+	int readable = 0;
+	for (int i = 0; i < n; i++)
+		readable |= files[i]->records > 0 || !files[i]->corrupt;
+	if (n == 0 || !readable)
+		return 2;
+	return bad ? 1 : 0;
+}
+
 /* What could not be shown, said once per file on stderr. */
 void report_damage(struct st_file **files, int n)
 {
@@ -57,6 +72,9 @@ void report_damage(struct st_file **files, int n)
 		if (dropped)
 			fprintf(stderr, "socktrace: %s: %llu call(s) not recorded (no room in the ring)\n",
 			        f->path, (unsigned long long)dropped);
+		if (!f->records && f->corrupt)
+			fprintf(stderr, "socktrace: %s: no record could be read: written by an incompatible "
+			        "build of socktrace, or damaged\n", f->path);
 		if (h->procs_dropped)
 			fprintf(stderr, "socktrace: %s: %llu process(es) not traced: the process table was full\n",
 			        f->path, (unsigned long long)h->procs_dropped);
@@ -190,6 +208,7 @@ int command_dump(int argc, char **argv)
 	st_merge_free(m);
 	pager_end();
 	report_damage(files, n);
+	int rc = st_read_status(files, n, bad);
 	close_rings(files, n);
-	return bad || n == 0 ? 1 : 0;
+	return rc;
 }

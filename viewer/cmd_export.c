@@ -676,7 +676,7 @@ int command_export(int argc, char **argv)
 	int n = open_rings(argc - optind, argv + optind, &files, &bad);
 	if (n == 0) {
 		close_rings(files, n);
-		return 1;
+		return 2;
 	}
 	FILE *out = outpath ? fopen(outpath, "wb") : stdout;
 	if (!out) {
@@ -724,6 +724,7 @@ int command_export(int argc, char **argv)
 	lc_free(x.lc);
 	lc_free(sel);
 	free(keep);
+	rc = st_read_status(files, n, bad);
 	close_rings(files, n);
-	return bad || werr ? 1 : 0;
+	return rc ? rc : werr;
 }

@@ -101,6 +101,7 @@ int command_info(int argc, char **argv)
 	int n = open_rings(argc - 1, argv + 1, &files, &bad);
 	for (int i = 0; i < n; i++)
 		show(files[i]);
+	int rc = n ? (bad ? 1 : 0) : 2;
 	close_rings(files, n);
-	return bad || n == 0 ? 1 : 0;
+	return rc;
 }

@@ -90,6 +90,7 @@ int command_processes(int argc, char **argv)
 		free(byid);
 	}
 	report_damage(files, n);
+	int rc = st_read_status(files, n, bad);
 	close_rings(files, n);
-	return bad || n == 0 ? 1 : 0;
+	return rc;
 }

@@ -185,6 +185,7 @@ int command_sockets(int argc, char **argv)
 	report_damage(files, n);
 	pager_end();
 	lc_free(lc);
+	rc = st_read_status(files, n, bad);
 	close_rings(files, n);
-	return bad || n == 0 ? 1 : 0;
+	return rc;
 }

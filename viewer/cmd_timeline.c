@@ -152,6 +152,7 @@ int command_timeline(int argc, char **argv)
 	free(out);
 	lc_free(lc);
 	lc_free(lc2);
+	rc = st_read_status(files, n, bad);
 	close_rings(files, n);
-	return bad || n == 0 ? 1 : 0;
+	return rc;
 }

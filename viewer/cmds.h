@@ -33,5 +33,6 @@ const char *sock_peer(const struct lc_sock *s);
 int open_rings(int argc, char **argv, struct st_file ***files, int *bad);
 void close_rings(struct st_file **files, int n);
 void report_damage(struct st_file **files, int n);
+int st_read_status(struct st_file **files, int n, int bad);
 
 #endif

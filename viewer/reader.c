@@ -238,10 +238,11 @@ static void load_procs(struct st_file *f)
 		p->image = (const struct st_pinfo *)(uintptr_t)e.image;    /* ids until linked */
 		p->parent = (const struct st_pinfo *)(uintptr_t)e.parent;
 	}
-	qsort(f->procs, (size_t)f->nprocs, sizeof(*f->procs), cmp_pinfo);
+	if (f->nprocs)
+		qsort(f->procs, (size_t)f->nprocs, sizeof(*f->procs), cmp_pinfo);
 	for (int i = 0; i < f->nprocs; i++) {
 		struct st_pinfo *p = f->procs[i];
-		p->running = still_running(p);
+		p->running = f->mapped && still_running(p);   /* (not for an image in memory) */
 		p->image = st_file_proc(f, (uint32_t)(uintptr_t)p->image);
 		p->parent = st_file_proc(f, (uint32_t)(uintptr_t)p->parent);
 	}
@@ -341,7 +342,8 @@ static void load_socks(struct st_file *f, struct st_file_priv *pv)
 		if (key)
 			pv->socks[pv->nsocks++] = (struct pair){ key, i };
 	}
-	qsort(pv->socks, pv->nsocks, sizeof(*pv->socks), cmp_pair_a);
+	if (pv->nsocks)
+		qsort(pv->socks, pv->nsocks, sizeof(*pv->socks), cmp_pair_a);
 }
 
 int st_sock_lookup(const struct st_pinfo *p, int fd, struct st_sock *out)
@@ -428,7 +430,8 @@ static int index_spans(struct st_file *f)
 		                                             .p = (const struct st_pinfo *)(uintptr_t)s.proc };
 		b += nb;
 	}
-	qsort(f->spans, f->nspans, sizeof(*f->spans), cmp_span);
+	if (f->nspans)
+		qsort(f->spans, f->nspans, sizeof(*f->spans), cmp_span);
 	drop_ring(f);
 	return 0;
 }

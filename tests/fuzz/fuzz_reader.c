@@ -130,7 +130,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct st_file *f = st_file_adopt("fuzz", img, lay.file_size, 0, err, sizeof(err));
 	if (!f)
 		return 0;
-	FILE *null = fopen("/dev/null", "w");
+	static FILE *null;
+	if (!null)
+		null = fopen("/dev/null", "w");
 	struct st_merge *m = st_merge_new(&f, 1);
 	struct lc *lc = lc_new();
 	const struct st_record *r;
@@ -146,7 +148,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lc_finish(lc);
 	lc_free(lc);
 	st_merge_free(m);
-	fclose(null);
 	st_file_close(f);
 	return 0;
 }

@@ -7,11 +7,14 @@
  *   torture setuid-server PF N fork per client; each child setuid(65534) before serving it
  *   torture setuid-child       a child that drops to 65534 before its first socket call
  *   torture families           every send/recv family with 32 bytes (payload cap checks)
+ *   torture evil-name          a process name made of terminal escape sequences
+ *   torture children N         N children alive at once, each making a socket call
  */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include "common.h"
@@ -192,6 +195,42 @@ static int run_setuid_child(void)
 	return 0;
 }
 
+/* A process name full of terminal commands (clear screen, set the window title, bell). */
+static int run_evil_name(void)
+{
+	prctl(PR_SET_NAME, "ok\033[2J\033]0;x\a", 0, 0, 0);
+	int s[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+	send(s[0], "x", 1, 0);
+	printf("named\n");
+	return 0;
+}
+
+/* N children alive at once, each with a socket call (each wants an entry in the trace). */
+static int run_children(int n)
+{
+	int gate[2];
+	if (pipe(gate) < 0)
+		die("pipe");
+	for (int i = 0; i < n; i++)
+		if (fork() == 0) {
+			close(gate[1]);
+			int s = socket(AF_INET, SOCK_DGRAM, 0);
+			char c;
+			if (read(gate[0], &c, 1) < 0)
+				_exit(1);
+			close(s);
+			_exit(0);
+		}
+	close(gate[0]);
+	usleep(300000);
+	close(gate[1]);
+	while (wait(NULL) > 0)
+		;
+	printf("%d children\n", n);
+	return 0;
+}
+
 static int run_families(void)
 {
 	int s[2], d[2];
@@ -241,6 +280,10 @@ int main(int argc, char **argv)
 		return run_setuid_child();
 	if (!strcmp(m, "families"))
 		return run_families();
+	if (!strcmp(m, "evil-name"))
+		return run_evil_name();
+	if (!strcmp(m, "children") && argc > 2)
+		return run_children(atoi(argv[2]));
 	fprintf(stderr, "usage: torture threads|wrap|payload|alarm|fork-handler|setuid-server|setuid-child|families ...\n");
 	return 2;
 }
