@@ -141,7 +141,7 @@ t_unwritable_dir() {
 	SOCKTRACE_DIR=/etc/hostname/sub LD_PRELOAD="$LIB" "$TB/invisible" > traced.txt 2> err.txt || return 1
 	expect_same_output untraced.txt <(grep -v '^socktrace:' traced.txt) || return 1
 	expect_eq "stderr lines" "$(grep -c '^socktrace:' err.txt)" 1 || return 1
-	grep -Eq "Not a directory; pid [0-9]+ \(invisible, uid [0-9]+\) not traced" err.txt || fail "no reason given: $(cat err.txt)"
+	grep -Eq "/etc/hostname is not a directory; pid [0-9]+ \(invisible, uid [0-9]+\) not traced" err.txt || fail "no reason given: $(cat err.txt)"
 }
 run_case unwritable_dir t_unwritable_dir
 

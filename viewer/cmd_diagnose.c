@@ -25,6 +25,7 @@ struct step {
 	const struct st_pinfo *f;
 	uint32_t tid;
 	int fd, call, err, complete;
+	int out;                        /* a write (or one that was going to be) */
 	int64_t ret;
 	uint64_t a1;                    /* flags of send-like calls */
 	uint64_t frames[NFR];
@@ -56,6 +57,20 @@ struct pstate {
 	UT_hash_handle hh;
 };
 
+/* any call that writes to or reads from the socket, the mmsg and splice ones included (a
+ * record that has not returned yet: by what it was going to do) */
+static int is_out(const struct st_record *r)
+{
+	int cls = st_call_class(r->call);
+	return cls == ST_CL_SEND || cls == ST_CL_SENDMANY || (cls == ST_CL_SPLICE && ((r->a[2] >> 32) & 1));
+}
+
+static int is_in(const struct st_record *r)
+{
+	int cls = st_call_class(r->call);
+	return cls == ST_CL_RECV || cls == ST_CL_RECVMANY || (cls == ST_CL_SPLICE && !((r->a[2] >> 32) & 1));
+}
+
 static void set_step(struct step *s, const struct st_record *r, const char *note)
 {
 	memset(s, 0, sizeof(*s));
@@ -69,23 +84,13 @@ static void set_step(struct step *s, const struct st_record *r, const char *note
 	s->ret = r->ret;
 	s->complete = r->complete;
 	s->a1 = r->a[1];
+	s->out = is_out(r);
 	struct st_tlv_view t;
 	if (st_tlv_find(r, ST_T_FRAMES, &t))
 		for (unsigned i = 0; i + 8 <= t.len && s->nframes < NFR; i += 8)
 			memcpy(&s->frames[s->nframes++], t.p + i, 8);
 	if (note)
 		snprintf(s->note, sizeof(s->note), "%s", note);
-}
-
-/* any call that writes to or reads from the socket, the mmsg and splice ones included */
-static int is_out(int c)
-{
-	return st_call_sends(c) || c == ST_C_SENDMMSG || c == ST_C_SPLICE;
-}
-
-static int is_in(int c)
-{
-	return st_call_receives(c) || c == ST_C_RECVMMSG;
 }
 
 static int is_wait(int c)
@@ -185,7 +190,7 @@ static void explain(struct lc *lc, struct lc_sock *s, struct sdiag *d, struct sd
 
 	/* broken pipe, or death by SIGPIPE in a write */
 	struct step *fail = d->epipe.valid ? &d->epipe
-	                    : d->death.valid && is_out(d->death.call) ? &d->death : NULL;
+	                    : d->death.valid && d->death.out ? &d->death : NULL;
 	if (fail) {
 		int died = fail == &d->death;
 		int shut = d->shut_wr.valid && d->shut_wr.ts < fail->ts && !d->fin.valid;
@@ -361,7 +366,7 @@ int command_diagnose(int argc, char **argv)
 		    (!r->complete || r->ret == 0))
 			p->sigpipe = r->a[1] == 0 ? 0 : r->a[1] == 1 ? 1 : 2;
 		struct lc_sock *s = lc_feed(lc, r);
-		if (!r->complete && r->call != ST_C_EXEC && !is_out(r->call)) {
+		if (!r->complete && r->call != ST_C_EXEC && !is_out(r)) {
 			hung = realloc(hung, (size_t)(nhung + 1) * sizeof(*hung));
 			set_step(&hung[nhung], r, NULL);
 			hung[nhung].ret = s ? s->id : 0;
@@ -375,15 +380,15 @@ int command_diagnose(int argc, char **argv)
 		}
 		struct sdiag *d = &D[s->id - 1];
 		int cl = r->call, ok = r->complete && r->ret >= 0;
-		if (is_in(cl) && ok && r->ret > 0)
+		if (is_in(r) && ok && r->ret > 0)
 			set_step(&d->last_in, r, NULL);
-		if (is_in(cl) && ok && r->ret == 0 && r->a[0] > 0 && s->type == SOCK_STREAM) {
+		if (st_call_class(cl) == ST_CL_RECV && ok && r->ret == 0 && r->a[0] > 0 && s->type == SOCK_STREAM) {
 			if (!d->fin.valid)
 				set_step(&d->fin, r, NULL);
 			else if (d->reads_after_eof++ == 0)
 				set_step(&d->after_eof_read, r, NULL);
 		}
-		if (is_out(cl) && ok) {
+		if (is_out(r) && ok) {
 			if (!d->first_out.valid || (d->fin.valid && d->first_out.ts < d->fin.ts))
 				set_step(&d->first_out, r, NULL);
 			if (d->fin.valid && d->outs_after_fin++ == 0)
@@ -395,7 +400,7 @@ int command_diagnose(int argc, char **argv)
 			set_step(&d->epipe, r, NULL);
 			d->sigpipe_at_epipe = p->sigpipe;
 		}
-		if (!r->complete && is_out(cl) && r->call != ST_C_EXEC && !d->death.valid) {
+		if (!r->complete && is_out(r) && !d->death.valid) {
 			set_step(&d->death, r, NULL);
 			d->sigpipe_at_epipe = p->sigpipe;
 		}

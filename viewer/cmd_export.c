@@ -514,14 +514,15 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		data = tv.p;
 		dlen = tv.len;
 	}
-	int c0 = r->call;
+	int64_t moved;
+	int dir = st_rec_bytes(r, &moved);      /* sendfile, splice and the mmsg calls too */
 	if (s->type == SOCK_DGRAM) {
 		struct endpoint me, other;
 		if (parse_ep(s->local[0] ? s->local : s->family == AF_INET6 ? "[::]:0" : "0.0.0.0:0", &me))
 			return;
 		char addr[160] = "";
 		struct st_tlv_view t;
-		if (st_tlv_find(r, (st_call_sends(c0) && c0 != ST_C_SENDFILE) ? ST_T_ADDR : ST_T_PEER, &t))
+		if (st_tlv_find(r, dir > 0 ? ST_T_ADDR : ST_T_PEER, &t))
 			st_fmt_addr(t.p, t.len, addr, sizeof(addr));
 		else
 			snprintf(addr, sizeof(addr), "%s", s->peer);
@@ -531,8 +532,8 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		struct pcap_state *p = x->state;
 		char key[400];
 		struct dgram *dg;
-		snprintf(key, sizeof(key), "%s|%s|%lld", (st_call_sends(c0) && c0 != ST_C_SENDFILE) ? s->local : addr,
-		         (st_call_sends(c0) && c0 != ST_C_SENDFILE) ? addr : s->local, (long long)r->ret);
+		snprintf(key, sizeof(key), "%s|%s|%lld", dir > 0 ? s->local : addr, dir > 0 ? addr : s->local,
+		         (long long)r->ret);
 		HASH_FIND_STR(p->dgrams, key, dg);
 		if (!dg) {
 			dg = calloc(1, sizeof(*dg));
@@ -541,10 +542,10 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		}
 		/* count > 0: sends made packets their receives have not matched yet; < 0: the other
 		 * way round (a blocked recvfrom entered before the send that fed it) */
-		if ((st_call_sends(c0) && c0 != ST_C_SENDFILE)) {
+		if (dir > 0) {
 			if (dg->count++ >= 0)
 				packet(x, r, &me, &other, IPPROTO_UDP, 0, 0, 0, data, dlen, (size_t)r->ret, cm);
-		} else if (st_call_receives(c0)) {
+		} else if (dir < 0) {
 			if (dg->count-- <= 0)
 				packet(x, r, &other, &me, IPPROTO_UDP, 0, 0, 0, data, dlen, (size_t)r->ret, cm);
 		}
@@ -573,10 +574,10 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		handshake(x, r, c, 0, cm);
 	if (c->rst)
 		return;
-	if ((st_call_sends(c0) && c0 != ST_C_SENDFILE) && r->ret > 0)
-		tcp_data(x, r, c, 1, data, dlen, (size_t)r->ret, cm);
-	else if (st_call_receives(c0) && r->ret > 0)
-		tcp_data(x, r, c, 0, data, dlen, (size_t)r->ret, cm);
+	if (dir > 0 && moved > 0)
+		tcp_data(x, r, c, 1, data, dlen, (size_t)moved, cm);
+	else if (dir < 0 && moved > 0)
+		tcp_data(x, r, c, 0, data, dlen, (size_t)moved, cm);
 	if (ev & EV_PEER_FIN && !c->fin_b) {
 		packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_FIN | F_ACK, NULL, 0, 0, cm);
 		c->seq_b++;

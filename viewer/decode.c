@@ -17,28 +17,56 @@
 
 struct flag { uint64_t bit; const char *name; };
 
-static const char *const call_names[] = {
-	[ST_C_NONE] = "?",
-#define ST_X_NAME(id, name) [ST_C_##id] = name,
-	ST_CALLS(ST_X_NAME)
-#undef ST_X_NAME
+/* The catalogue (include/socktrace_calls.h) as a table. */
+static const struct st_calldesc calls[ST_C_COUNT] = {
+	[ST_C_NONE] = { "?", ST_CL_PROCESS, { { 0, 0 }, { 0, 0 }, { 0, 0 } }, 0, 0, 0 },
+	ST_CALLS(ST_X_DESC)
 };
+
+const struct st_calldesc *st_call_desc(int call)
+{
+	return &calls[call > 0 && call < ST_C_COUNT ? call : 0];
+}
 
 const char *st_call_name(int call)
 {
-	return call > 0 && call < ST_C_COUNT ? call_names[call] : "?";
+	return st_call_desc(call)->name;
+}
+
+int st_call_class(int call)
+{
+	return st_call_desc(call)->cls;
 }
 
 int st_call_sends(int c)
 {
-	return c == ST_C_SEND || c == ST_C_SENDTO || c == ST_C_SENDMSG || c == ST_C_WRITE ||
-	       c == ST_C_WRITEV || c == ST_C_SENDFILE;
+	return st_call_class(c) == ST_CL_SEND;
 }
 
 int st_call_receives(int c)
 {
-	return c == ST_C_RECV || c == ST_C_RECVFROM || c == ST_C_RECVMSG || c == ST_C_READ ||
-	       c == ST_C_READV;
+	return st_call_class(c) == ST_CL_RECV;
+}
+
+/* Whether a completed record moved bytes over its socket, which way, and how many: the one
+ * answer lifecycles, diagnosis and exports share. 1 out, -1 in, 0 neither. */
+int st_rec_bytes(const struct st_record *r, int64_t *bytes)
+{
+	*bytes = 0;
+	if (!r->complete || r->ret < 0)
+		return 0;
+	switch (st_call_class(r->call)) {
+	case ST_CL_SEND: *bytes = r->ret; return 1;
+	case ST_CL_RECV: *bytes = r->ret; return -1;
+	case ST_CL_SPLICE: *bytes = r->ret; return (r->a[2] >> 32) & 1 ? 1 : -1;
+	case ST_CL_SENDMANY: case ST_CL_RECVMANY: {
+		struct st_tlv_view t;
+		if (st_tlv_find(r, ST_T_U64, &t) && t.len == 8)
+			memcpy(bytes, t.p, 8);
+		return st_call_class(r->call) == ST_CL_SENDMANY ? 1 : -1;
+	}
+	}
+	return 0;
 }
 
 const char *st_errno_name(int err)
@@ -330,185 +358,116 @@ static void kv_payload(struct emit *e, const struct st_record *r)
 		e->ops->kv_bytes(e, "data", t.p, t.len);
 }
 
-void st_emit_args(struct emit *e, const struct st_record *r)
+static void kv_socktype(struct emit *e, const char *key, int64_t a1)
+{
+	char t[128];
+	const char *tn = type_name((int)a1);
+	if (tn && (a1 & ~0xffll)) {
+		char fl[96];
+		st_fmt_flags((uint64_t)a1 & ~0xffull, sock_flags, fl, sizeof(fl));
+		snprintf(t, sizeof(t), "%s|%s", tn, fl);
+		e->ops->kv_str(e, key, t);
+	} else {
+		kv_name(e, key, tn, a1);
+	}
+}
+
+static const char *shut_name(int64_t how)
+{
+	return how == SHUT_RD ? "SHUT_RD" : how == SHUT_WR ? "SHUT_WR" : how == SHUT_RDWR ? "SHUT_RDWR" : NULL;
+}
+
+static const char *epoll_op_name(int64_t op)
+{
+	return op == EPOLL_CTL_ADD ? "EPOLL_CTL_ADD" : op == EPOLL_CTL_MOD ? "EPOLL_CTL_MOD"
+	       : op == EPOLL_CTL_DEL ? "EPOLL_CTL_DEL" : NULL;
+}
+
+/* One scalar argument, as its catalogue kind says. a[] gives the others (an option's name
+ * depends on its level, fcntl's argument on its command). */
+static void emit_arg(struct emit *e, const struct st_record *r, int kind, const char *key, int n)
 {
 	const struct emit_ops *o = e->ops;
-	int64_t a0 = (int64_t)r->a[0], a1 = (int64_t)r->a[1], a2 = (int64_t)r->a[2];
-	uint64_t v;
-	switch (r->call) {
-	case ST_C_SOCKET: case ST_C_SOCKETPAIR: case ST_C_INHERITED: case ST_C_UNSEEN: {
-		char t[128];
-		kv_name(e, "domain", st_family_name((int)a0), a0);
-		const char *tn = type_name((int)a1);
-		if (tn && (a1 & ~0xffll)) {
-			char fl[96];
-			st_fmt_flags((uint64_t)a1 & ~0xffull, sock_flags, fl, sizeof(fl));
-			snprintf(t, sizeof(t), "%s|%s", tn, fl);
-			o->kv_str(e, "type", t);
-		} else {
-			kv_name(e, "type", tn, a1);
-		}
-		o->kv_int(e, "protocol", a2);
-		kv_fds(e, r, "fds");
-		kv_addr_tlv(e, r, ST_T_LOCAL, "local");
-		kv_addr_tlv(e, r, ST_T_PEER, "peer");
-		break;
-	}
-	case ST_C_BIND: case ST_C_CONNECT:
-		kv_addr_tlv(e, r, ST_T_ADDR, "addr");
-		kv_addr_tlv(e, r, ST_T_LOCAL, "local");
-		kv_addr_tlv(e, r, ST_T_PEER, "peer");
-		break;
-	case ST_C_LISTEN:
-		o->kv_int(e, "backlog", a0);
-		break;
-	case ST_C_ACCEPT: case ST_C_ACCEPT4:
-		if (r->call == ST_C_ACCEPT4)
-			kv_flags(e, "flags", (uint64_t)a0, sock_flags);
-		kv_addr_tlv(e, r, ST_T_LOCAL, "local");
-		kv_addr_tlv(e, r, ST_T_PEER, "peer");
-		break;
-	case ST_C_SEND: case ST_C_SENDTO: case ST_C_RECV: case ST_C_RECVFROM:
-	case ST_C_SENDMSG: case ST_C_RECVMSG:
-		o->kv_int(e, "len", a0);
-		kv_flags(e, "flags", (uint64_t)a1, msg_flags);
-		if ((r->call == ST_C_SENDMSG || r->call == ST_C_RECVMSG) && a2)
-			o->kv_int(e, "controllen", a2);
-		kv_addr_tlv(e, r, ST_T_ADDR, "addr");
-		kv_addr_tlv(e, r, ST_T_PEER, "from");
-		kv_payload(e, r);
-		break;
-	case ST_C_SENDMMSG: case ST_C_RECVMMSG:
-		o->kv_int(e, "vlen", a0);
-		kv_flags(e, "flags", (uint64_t)a1, msg_flags);
-		if (tlv_u64(r, &v))
-			o->kv_int(e, "bytes", (int64_t)v);
-		break;
-	case ST_C_READ: case ST_C_WRITE:
-		o->kv_int(e, "len", a0);
-		kv_payload(e, r);
-		break;
-	case ST_C_READV: case ST_C_WRITEV:
-		o->kv_int(e, "len", a0);
-		o->kv_int(e, "iovcnt", a1);
-		kv_payload(e, r);
-		break;
-	case ST_C_SENDFILE:
-		o->kv_int(e, "in_fd", a0);
-		o->kv_int(e, "count", a1);
-		o->kv_int(e, "offset", a2);
-		break;
-	case ST_C_SPLICE:
-		o->kv_int(e, "other_fd", a0);
-		o->kv_int(e, "len", a1);
-		o->kv_str(e, "direction", (r->a[2] >> 32) & 1 ? "to_socket" : "from_socket");
-		break;
-	case ST_C_SHUTDOWN:
-		kv_name(e, "how", a0 == SHUT_RD ? "SHUT_RD" : a0 == SHUT_WR ? "SHUT_WR" : a0 == SHUT_RDWR ? "SHUT_RDWR" : NULL, a0);
-		break;
-	case ST_C_CLOSE_RANGE:
-		o->kv_int(e, "first", a0);
-		o->kv_int(e, "last", (int64_t)(uint32_t)a1);
-		o->kv_int(e, "flags", a2);
-		kv_fds(e, r, "sockets");
-		break;
-	case ST_C_CLOSEFROM:
-		o->kv_int(e, "lowfd", a0);
-		kv_fds(e, r, "sockets");
-		break;
-	case ST_C_DUP2: case ST_C_DUP3:
-		o->kv_int(e, "newfd", a0);
-		if (r->call == ST_C_DUP3)
-			o->kv_int(e, "flags", a1);
-		break;
-	case ST_C_FCNTL:
-		kv_name(e, "cmd", fcntl_name((int)a0), a0);
+	int64_t v = (int64_t)r->a[n], a0 = (int64_t)r->a[0], a1 = (int64_t)r->a[1];
+	switch (kind) {
+	case ST_AK_NONE: break;
+	case ST_AK_INT: o->kv_int(e, key, v); break;
+	case ST_AK_INT32: o->kv_int(e, key, (int32_t)v); break;
+	case ST_AK_UINT32: o->kv_int(e, key, (int64_t)(uint32_t)v); break;
+	case ST_AK_NONZERO: if (v) o->kv_int(e, key, v); break;
+	case ST_AK_FAMILY: kv_name(e, key, st_family_name((int)v), v); break;
+	case ST_AK_SOCKTYPE: kv_socktype(e, key, v); break;
+	case ST_AK_SOCKFLAGS: kv_flags(e, key, (uint64_t)v, sock_flags); break;
+	case ST_AK_MSGFLAGS: kv_flags(e, key, (uint64_t)v, msg_flags); break;
+	case ST_AK_SHUTHOW: kv_name(e, key, shut_name(v), v); break;
+	case ST_AK_FCNTLCMD: kv_name(e, key, fcntl_name((int)v), v); break;
+	case ST_AK_FCNTLARG:
 		if (a0 == F_SETFL)
-			kv_flags(e, "arg", (uint64_t)a1, o_flags);
+			kv_flags(e, key, (uint64_t)v, o_flags);
 		else
-			o->kv_int(e, "arg", a1);
+			o->kv_int(e, key, v);
 		break;
-	case ST_C_IOCTL:
-		kv_name(e, "request", (unsigned long)a0 == FIONBIO ? "FIONBIO" : NULL, a0);
-		o->kv_int(e, "value", a1);
-		break;
-	case ST_C_SETSOCKOPT: case ST_C_GETSOCKOPT:
-		kv_name(e, "level", level_name((int)a0), a0);
-		kv_name(e, "optname", optname((int)a0, (int)a1), a1);
-		if (r->call == ST_C_SETSOCKOPT && a0 == SOL_SOCKET && a1 == SO_LINGER) {
-			o->begin_obj(e, "value");
-			o->kv_int(e, "l_onoff", (int64_t)(r->a[2] >> 32));
-			o->kv_int(e, "l_linger", (int32_t)(uint32_t)r->a[2]);
+	case ST_AK_IOCTLREQ: kv_name(e, key, (unsigned long)v == FIONBIO ? "FIONBIO" : NULL, v); break;
+	case ST_AK_LEVEL: kv_name(e, key, level_name((int)v), v); break;
+	case ST_AK_OPTNAME: kv_name(e, key, optname((int)a0, (int)v), v); break;
+	case ST_AK_OPTVAL:
+		if (a0 == SOL_SOCKET && a1 == SO_LINGER) {
+			o->begin_obj(e, key);
+			o->kv_int(e, "l_onoff", (int64_t)(r->a[n] >> 32));
+			o->kv_int(e, "l_linger", (int32_t)(uint32_t)r->a[n]);
 			o->end_obj(e);
-		} else if (r->call == ST_C_SETSOCKOPT) {
-			o->kv_int(e, "value", a2);
-		} else if (tlv_u64(r, &v)) {
-			if (a0 == SOL_SOCKET && a1 == SO_ERROR && v)
-				o->kv_str(e, "value", st_errno_name((int)v));
-			else
-				o->kv_int(e, "value", (int64_t)v);
+		} else {
+			o->kv_int(e, key, v);
 		}
 		break;
-	case ST_C_GETSOCKNAME:
-		kv_addr_tlv(e, r, ST_T_LOCAL, "addr");
-		break;
-	case ST_C_GETPEERNAME:
-		kv_addr_tlv(e, r, ST_T_PEER, "addr");
-		break;
-	case ST_C_POLL: case ST_C_PPOLL: case ST_C_SELECT: case ST_C_PSELECT:
-		o->kv_int(e, "nfds", a0);
-		o->kv_int(e, "timeout_ms", a1);
-		kv_poll(e, r);
-		break;
-	case ST_C_EPOLL_CTL:
-		o->kv_int(e, "epfd", a0);
-		kv_name(e, "op", a1 == EPOLL_CTL_ADD ? "EPOLL_CTL_ADD" : a1 == EPOLL_CTL_MOD ? "EPOLL_CTL_MOD"
-		                 : a1 == EPOLL_CTL_DEL ? "EPOLL_CTL_DEL" : NULL, a1);
-		kv_flags(e, "events", (uint64_t)a2, epoll_flags);
-		if (tlv_u64(r, &v))
-			o->kv_int(e, "data", (int64_t)v);
-		break;
-	case ST_C_EPOLL_WAIT: case ST_C_EPOLL_PWAIT:
-		o->kv_int(e, "maxevents", a0);
-		o->kv_int(e, "timeout_ms", a1);
-		kv_epoll(e, r);
-		break;
-	case ST_C_GETADDRINFO:
-		kv_str_tlv(e, r, ST_T_STR, "node");
-		kv_str_tlv(e, r, ST_T_STR2, "service");
-		kv_name(e, "family", st_family_name((int)a0), a0);
-		kv_addr_tlv(e, r, ST_T_ADDR, "first");
-		if (tlv_u64(r, &v))
-			o->kv_int(e, "count", (int64_t)v);
-		break;
-	case ST_C_SIGNAL: case ST_C_SIGACTION:
-		kv_name(e, "signal", a0 == SIGPIPE ? "SIGPIPE" : NULL, a0);
-		kv_handler(e, r->a[1]);
-		if (r->a[2] >> 63)
-			o->kv_bool(e, "at_start", 1);
-		break;
-	case ST_C_POSIX_SPAWN:
-		kv_str_tlv(e, r, ST_T_STR, "path");
-		if (tlv_u64(r, &v))
-			o->kv_int(e, "pid", (int64_t)v);
-		break;
-	case ST_C_EXEC:
-		kv_str_tlv(e, r, ST_T_STR, "path");
-		break;
-	case ST_C_EXIT:
-		o->kv_int(e, "status", (int64_t)(int32_t)a0);
-		break;
-	default:
-		break;
+	case ST_AK_EPOLLOP: kv_name(e, key, epoll_op_name(v), v); break;
+	case ST_AK_EPOLLEV: kv_flags(e, key, (uint64_t)v, epoll_flags); break;
+	case ST_AK_SPLICEDIR: o->kv_str(e, key, (r->a[n] >> 32) & 1 ? "to_socket" : "from_socket"); break;
+	case ST_AK_SIGNUM: kv_name(e, key, v == SIGPIPE ? "SIGPIPE" : NULL, v); break;
+	case ST_AK_HANDLER: kv_handler(e, r->a[n]); break;
+	case ST_AK_SIGFLAGS: if (r->a[n] >> 63) o->kv_bool(e, "at_start", 1); break;
 	}
+}
+
+/* The call's U64 value under the catalogue's name (getsockopt(SO_ERROR) as an errno). */
+static void emit_u64(struct emit *e, const struct st_record *r, const char *key)
+{
+	uint64_t v;
+	if (!key || !tlv_u64(r, &v))
+		return;
+	if (r->call == ST_C_GETSOCKOPT && r->a[0] == SOL_SOCKET && r->a[1] == SO_ERROR && v)
+		e->ops->kv_str(e, key, st_errno_name((int)v));
+	else
+		e->ops->kv_int(e, key, (int64_t)v);
+}
+
+/* Arguments of a record: its scalars as the catalogue describes them, then its TLVs. */
+void st_emit_args(struct emit *e, const struct st_record *r)
+{
+	const struct st_calldesc *d = st_call_desc(r->call);
+	int cls = d->cls, rx = cls == ST_CL_RECV || cls == ST_CL_SEND || cls == ST_CL_RECVMANY;
+	for (int i = 0; i < 3; i++)
+		emit_arg(e, r, d->arg[i].kind, d->arg[i].key, i);
+	if (d->fdskey)
+		kv_fds(e, r, d->fdskey);
+	kv_addr_tlv(e, r, ST_T_ADDR, cls == ST_CL_RESOLVE ? "first" : "addr");
+	kv_addr_tlv(e, r, ST_T_LOCAL, cls == ST_CL_ADDRESS ? "addr" : "local");
+	kv_addr_tlv(e, r, ST_T_PEER, cls == ST_CL_ADDRESS ? "addr" : rx ? "from" : "peer");
+	if (d->strkey)
+		kv_str_tlv(e, r, ST_T_STR, d->strkey);
+	if (cls == ST_CL_RESOLVE)
+		kv_str_tlv(e, r, ST_T_STR2, "service");
+	kv_poll(e, r);
+	kv_epoll(e, r);
+	emit_u64(e, r, d->u64key);
+	kv_payload(e, r);
 	if (r->flags & ST_RF_FORTIFY)
-		o->kv_bool(e, "fortify", 1);
-	if (r->flags & ST_RF_LATE) {
-		struct st_tlv_view t;
-		if (st_tlv_find(r, ST_T_LATE_OF, &t) && t.len == 8) {
-			memcpy(&v, t.p, 8);
-			o->kv_int(e, "late_exit_of", (int64_t)v);
-		}
+		e->ops->kv_bool(e, "fortify", 1);
+	struct st_tlv_view t;
+	uint64_t v;
+	if ((r->flags & ST_RF_LATE) && st_tlv_find(r, ST_T_LATE_OF, &t) && t.len == 8) {
+		memcpy(&v, t.p, 8);
+		e->ops->kv_int(e, "late_exit_of", (int64_t)v);
 	}
 }
 

@@ -14,6 +14,9 @@ const char *st_call_name(int call);
  * or received (recv, recvfrom, recvmsg, read, readv); the mmsg calls count messages. */
 int st_call_sends(int call);
 int st_call_receives(int call);
+int st_call_class(int call);                 /* enum st_class */
+const struct st_calldesc *st_call_desc(int call);
+int st_rec_bytes(const struct st_record *r, int64_t *bytes);   /* 1 out, -1 in, 0 */
 const char *st_errno_name(int err);          /* "EPIPE"; NULL for 0 */
 const char *st_family_name(int family);
 void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen);

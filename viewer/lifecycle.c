@@ -545,34 +545,27 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			lc->ev |= EV_HALF_CLOSED;
 		}
 		break;
-	default:
-		if (st_call_sends(c) && ok) {
-			s->bytes_out += (uint64_t)r->ret;
+	default: {
+		int64_t n;
+		int dir = st_rec_bytes(r, &n);
+		if (dir > 0) {
+			s->bytes_out += (uint64_t)n;
 			if (!s->local[0])
 				set_addr(s->local, r, ST_T_LOCAL);
 			if (c == ST_C_SENDTO)
 				add_peer(s, r, ST_T_ADDR);
-		} else if (st_call_receives(c) && ok) {
-			s->bytes_in += (uint64_t)r->ret;
-			if (r->ret == 0 && s->type == SOCK_STREAM && r->a[0] > 0) {
+		} else if (dir < 0) {
+			s->bytes_in += (uint64_t)n;
+			if (n == 0 && st_call_class(c) == ST_CL_RECV && s->type == SOCK_STREAM && r->a[0] > 0) {
 				if (!s->peer_fin)
 					lc->ev |= EV_PEER_FIN;
 				s->peer_fin = 1;
 			}
 			if (c == ST_C_RECVFROM || c == ST_C_RECVMSG)
 				add_peer(s, r, ST_T_PEER);
-		} else if ((c == ST_C_SENDMMSG || c == ST_C_RECVMMSG) && ok) {
-			struct st_tlv_view t;
-			uint64_t v;
-			if (st_tlv_find(r, ST_T_U64, &t) && t.len == 8) {
-				memcpy(&v, t.p, 8);
-				if (c == ST_C_SENDMMSG)
-					s->bytes_out += v;
-				else
-					s->bytes_in += v;
-			}
 		}
 		break;
+	}
 	}
 	return s;
 }
