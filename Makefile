@@ -3,15 +3,22 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 B       := build
-WARN    := -Wall -Wextra -Werror
+WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror
+TWARN   := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
 CPPFLAGS += -Iinclude -D_GNU_SOURCE
+DEPFLAGS = -MMD -MP
 
+# one source list per binary
 PRELOAD_SRC := $(wildcard preload/*.c)
 VIEWER_SRC  := $(wildcard viewer/*.c)
+VIEWER_LIB  := viewer/reader.c viewer/decode.c viewer/emit.c viewer/lifecycle.c
+UNIT_SRC    := tests/unit/unit.c tests/unit/test_lifecycle.c tests/unit/test_decode.c $(VIEWER_LIB)
+RING_SRC    := tests/unit/unit.c tests/unit/test_ring.c viewer/reader.c $(PRELOAD_SRC)
+FUZZ_SRC    := $(filter-out viewer/main.c,$(VIEWER_SRC)) tests/fuzz/fuzz_reader.c
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
 VIEWER_OBJ  := $(VIEWER_SRC:%.c=$(B)/%.o)
-HDRS        := $(wildcard include/*.h preload/*.h viewer/*.h)
+HDRS        := $(wildcard include/*.h preload/*.h viewer/*.h tests/unit/*.h)
 
 ifneq ($(V),1)
 Q = @
@@ -19,20 +26,29 @@ endif
 
 all: $(B)/libsocktrace.so $(B)/socktrace
 
-$(B)/preload/%.o: preload/%.c $(HDRS)
+$(B)/preload/%.o: preload/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	$(Q)$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 		-fno-stack-protector -flto -c $< -o $@
 
 $(B)/libsocktrace.so: $(PRELOAD_OBJ)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-z,defs -Wl,-z,now $(CFLAGS) -flto -fvisibility=hidden -o $@ $^ -ldl -lpthread
+	$(Q)$(CC) -shared -Wl,-z,defs -Wl,-z,now $(CFLAGS) -flto=auto -fvisibility=hidden -o $@ $^ -ldl -lpthread
 
-$(B)/viewer/%.o: viewer/%.c $(HDRS)
+$(B)/viewer/%.o: viewer/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -DST_LIBDIR='"$(PREFIX)/lib/socktrace"' -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+
+# what embeds PREFIX is rebuilt when PREFIX changes
+$(B)/prefix.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+$(B)/viewer/cmd_record.o: $(B)/prefix.stamp
+$(B)/viewer/cmd_record.o: CPPFLAGS += -DST_LIBDIR='"$(PREFIX)/lib/socktrace"'
+
+-include $(PRELOAD_OBJ:.o=.d) $(VIEWER_OBJ:.o=.d)
 
 $(B)/socktrace: $(VIEWER_OBJ)
 	@echo "  LD      $@"
@@ -52,33 +68,42 @@ TEST_BINS := $(TPROGS:%=$(B)/tests/%) $(B)/tests/exceptions $(B)/tests/fortify $
 $(B)/tests/%: tests/progs/%.c tests/progs/common.h
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) -O1 -g -D_GNU_SOURCE $(WARN) -pthread -o $@ $<
+	$(Q)$(CC) -O1 -g -D_GNU_SOURCE $(TWARN) -pthread -o $@ $<
 $(B)/tests/fortify: tests/progs/fortify.c tests/progs/common.h
 	@mkdir -p $(@D)
 	@echo "  CC      $< (FORTIFY)"
-	$(Q)$(CC) -O2 -D_FORTIFY_SOURCE=2 $(WARN) -o $@ $<
+	$(Q)$(CC) -O2 -D_FORTIFY_SOURCE=2 $(TWARN) -o $@ $<
 $(B)/tests/exceptions: tests/progs/exceptions.cpp
 	@mkdir -p $(@D)
 	@echo "  CXX     $<"
-	$(Q)$(CXX) -O1 -g $(WARN) -o $@ $<
+	$(Q)$(CXX) -O1 -g $(TWARN) -o $@ $<
 $(B)/tests/libearly.so: tests/progs/early.c
 	@mkdir -p $(@D)
-	$(Q)$(CC) -shared -fPIC $(WARN) -o $@ $<
+	$(Q)$(CC) -shared -fPIC $(TWARN) -o $@ $<
 $(B)/tests/libstub.so: tests/progs/stub.c
 	@mkdir -p $(@D)
-	$(Q)$(CC) -O2 -shared -fPIC $(WARN) -o $@ $<
+	$(Q)$(CC) -O2 -shared -fPIC $(TWARN) -o $@ $<
 
-test-progs: $(TEST_BINS) $(B)/tests/test_lifecycle
+test-progs: $(TEST_BINS) $(B)/tests/unit $(B)/tests/unit_ring $(B)/tests/symbols
 
-# unit tests of the viewer's pure parts, under ASan/UBSan
-$(B)/tests/test_lifecycle: tests/unit/test_lifecycle.c viewer/lifecycle.c viewer/decode.c viewer/reader.c viewer/emit.c $(HDRS)
+# unit tests: the viewer's pure parts under ASan/UBSan; the ring writer and reader together
+$(B)/tests/unit: $(UNIT_SRC) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) -Iviewer -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-		-o $@ tests/unit/test_lifecycle.c viewer/lifecycle.c viewer/decode.c viewer/reader.c viewer/emit.c
+	$(Q)$(CC) $(CPPFLAGS) -Iviewer -Itests/unit -O1 -g $(WARN) -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -o $@ $(UNIT_SRC)
+$(B)/tests/symbols: tests/unit/symbols.c include/socktrace_calls.h
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) -O1 $(WARN) -o $@ $<
+$(B)/tests/unit_ring: $(RING_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) -Iviewer -Ipreload -Itests/unit -O2 -g $(WARN) -Wno-maybe-uninitialized \
+		-ftls-model=initial-exec \
+		-o $@ $(RING_SRC) -ldl -lpthread
 
 # libFuzzer target for the reader and everything behind it (needs clang)
-FUZZ_SRC := $(filter-out viewer/main.c,$(VIEWER_SRC)) tests/fuzz/fuzz_reader.c
 $(B)/fuzz_reader: $(FUZZ_SRC) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "  CLANG   $@"
@@ -115,4 +140,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test test-progs fuzz bench demo install clean
+.PHONY: all test test-progs fuzz bench demo install clean FORCE

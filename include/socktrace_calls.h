@@ -86,6 +86,23 @@
 	X(UNSEEN, "unseen", FOUND, (FAMILY, "domain"), (SOCKTYPE, "type"), (INT, "protocol"), 0, 0, 0)  \
 	X(EXIT, "exit", PROCESS, (INT32, "status"), (NONE, 0), (NONE, 0), 0, 0, 0)
 
+/*
+ * Every symbol libsocktrace.so exports is a row's name or listed here, with the row it records
+ * into; NONE: recorded as no call of its own, interposed to keep the recorder right (the
+ * module list, credentials and chroot for the process table, seccomp, libunwind's pipe, and
+ * syscall(), which dispatches to the rows). Rows with no symbol of their own: ST_NO_SYMBOL.
+ * tests/t_unit.sh checks `nm -D` against both.
+ */
+#define ST_ALIASES(A)                                                                            \
+	A(__recv_chk, RECV) A(__recvfrom_chk, RECVFROM) A(__read_chk, READ) A(__poll_chk, POLL)      \
+	A(__ppoll_chk, PPOLL) A(fcntl64, FCNTL) A(sendfile64, SENDFILE) A(_Fork, FORK)               \
+	A(posix_spawnp, POSIX_SPAWN) A(execl, EXEC) A(execle, EXEC) A(execlp, EXEC) A(execv, EXEC)   \
+	A(execve, EXEC) A(execvp, EXEC) A(execvpe, EXEC) A(_exit, EXIT) A(_Exit, EXIT)               \
+	A(dlopen, NONE) A(dlclose, NONE) A(setuid, NONE) A(setgid, NONE) A(seteuid, NONE)            \
+	A(setegid, NONE) A(setreuid, NONE) A(setregid, NONE) A(setresuid, NONE) A(setresgid, NONE)   \
+	A(chroot, NONE) A(prctl, NONE) A(pipe2, NONE) A(syscall, NONE)
+#define ST_NO_SYMBOL "exec", "inherited", "unseen", "exit"
+
 /* What a call does to a socket. */
 enum st_class {
 	ST_CL_CREATE,       /* makes sockets: socket, socketpair */

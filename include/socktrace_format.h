@@ -122,7 +122,9 @@ enum st_untraced { ST_UT_NONE = 0, ST_UT_NOSPACE };
 struct st_saddr { uint16_t len; uint8_t raw[38]; };   /* raw struct sockaddr, truncated */
 
 enum st_origin { ST_OR_NONE, ST_OR_SOCKET, ST_OR_ACCEPT, ST_OR_SOCKETPAIR, ST_OR_INHERITED,
-                 ST_OR_UNSEEN, ST_OR_DUP };
+                 ST_OR_UNSEEN, ST_OR_DUP,
+                 ST_OR_WRAPPED,         /* (viewer) first met in a call: its birth was overwritten */
+                 ST_OR_COUNT };
 
 struct st_sock {
 	uint64_t key;               /* proc id << 32 | fd; 0 = never used */
@@ -198,6 +200,8 @@ enum st_kind { ST_K_WRITING = 0, ST_K_ENTERED = 1, ST_K_COMPLETE = 2, ST_K_EXIT 
 #define ST_RF_LATE     2u     /* (viewer) completion whose entry record was overwritten */
 #define ST_RF_FORTIFY  4u     /* reached through a _FORTIFY_SOURCE alias (__recv_chk...) */
 #define ST_RF_TRUNC    8u     /* blob truncated (payload or lists cut) */
+#define ST_RF_NOARGS  16u     /* exit record whose entry was overwritten before it was
+                               * written: a[] unknown (zero), call, fd and t_enter kept */
 
 /* TLVs after the frames: { uint8 type; uint8 pad; uint16 len; data[len] }, unaligned. */
 enum st_tlv {

@@ -130,8 +130,11 @@ void st_enter_slow(struct st_call *c)
 	c->slow = 1;            /* the exit goes the careful way too */
 	__atomic_store_n(&c->r->w, ST_RW(c->pos, c->len, ST_K_ENTERED, c->flags), __ATOMIC_RELEASE);
 	st_sigfence();
+	st_tls.writing--;
 	if (c->priv)
 		st_retire(c->span);     /* its exit will be a record of its own */
+	else if (st_tls.nesting == 1)
+		st_tls.entry_span = c->span;
 }
 
 /* Room for `extra` more bytes right after the record, in the current span. */
@@ -182,15 +185,26 @@ void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t)
 	st_sigfence();
 	st_inc32(&sp->nrec);
 	st_inc32(&sp->nexit);
-	/* the entry is still where it was (a span is only reused a whole lap later) */
-	r->t_enter = e->t_enter;
+	/* the entry, if it is still there: copied, then its word checked again (a writer
+	 * that reclaimed the span would have changed it first) */
+	uint64_t w0 = __atomic_load_n(&e->w, __ATOMIC_ACQUIRE);
+	int intact = ST_RW_CHECK(w0) == ST_RW_CHECK(c->w) && ST_RW_KIND(w0) == ST_K_ENTERED;
+	if (intact) {
+		memcpy(r->a, e->a, sizeof(r->a));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		intact = __atomic_load_n(&e->w, __ATOMIC_RELAXED) == w0;
+	}
+	if (!intact) {
+		memset(r->a, 0, sizeof(r->a));
+		c->flags |= ST_RF_NOARGS;
+	}
+	r->t_enter = c->t_enter;
 	r->t_exit = t;
 	r->ret = ret;
-	r->call = e->call;
+	r->call = c->call;
 	r->nframes = 0;
 	r->err = (int16_t)err;
-	r->fd = e->fd;
-	memcpy(r->a, e->a, sizeof(r->a));
+	r->fd = c->fd;
 	c->enter_pos = c->pos;
 	c->r = r;
 	c->pos = pos;
@@ -212,6 +226,7 @@ void st_done_slow(struct st_call *c)
 		if (c->priv)
 			st_retire(c->span);
 	}
+	st_tls.writing--;
 	if (--st_tls.nesting == 0 && st_tls.npending)
 		st_retire_pending();
 }

@@ -138,9 +138,10 @@ void st_retire(struct st_span *s)
 		__atomic_store_n(&s->retired, 1, __ATOMIC_RELEASE);
 }
 
-/* Retire the spans a signal handler left behind while a record was being written. */
+/* Retire the spans a signal handler left behind (the outermost call is done). */
 void st_retire_pending(void)
 {
+	st_tls.entry_span = NULL;
 	while (st_tls.npending > 0) {
 		int i = --st_tls.npending;
 		st_retire(st_tls.pending[i]);
@@ -235,13 +236,14 @@ struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp,
 	st_sigfence();
 	st_tls.busy = 0;
 	if (s && old) {
-		/* a call of this thread that is still in progress (we are in a signal handler
-		 * that interrupted it) may write into the old span yet: the outermost call
-		 * retires it when it is done. Beyond four such spans they are left to the
-		 * thread's or the process's end. */
-		if (st_tls.nesting > 1 && st_tls.npending < 4)
+		/* not retired yet when (we are a signal handler and) the code we interrupted is
+		 * still writing a record into it, or it holds the entry of the call we
+		 * interrupted: the outermost call retires it when it is done */
+		int writing_below = st_tls.writing > 1;
+		int keeps_entry = st_tls.nesting > 1 && old == st_tls.entry_span;
+		if ((writing_below || keeps_entry) && st_tls.npending < 4)
 			st_tls.pending[st_tls.npending++] = old;
-		else if (st_tls.nesting <= 1)
+		else if (!writing_below)
 			st_retire(old);
 	}
 	if (s && !st_tls.key_set && have_key && st_tls.nesting <= 1) {

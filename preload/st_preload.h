@@ -77,7 +77,12 @@ struct st_tls {
 	struct st_span *span;           /* current span, NULL if none */
 	int busy;                       /* cur/end/span being changed: a signal handler keeps off */
 	int nesting;                    /* traced calls in progress on this thread (signal
-	                                 * handlers nest); spans are retired only at 0 */
+	                                 * handlers nest) */
+	int writing;                    /* records being written right now on this thread: a
+	                                 * span one of them is in is not retired */
+	struct st_span *entry_span;     /* span of the outermost call's entry while it is in
+	                                 * progress: kept, so a call blocked for an hour while a
+	                                 * signal handler writes still has its entry */
 	int tid;
 	uint32_t gen;                   /* st_g.gen this thread's state belongs to */
 	uint32_t next_blocks;           /* size of the next span this thread claims */
@@ -98,6 +103,9 @@ struct st_call {
 	uint64_t w;                     /* the record word without its kind: check, length, flags */
 	uint64_t pos;                   /* stream position of the record */
 	uint64_t enter_pos;             /* kind EXIT: where the entry is */
+	uint64_t t_enter;               /* the entry's time, call and fd: a completion written */
+	int fd;                         /* apart still has them when its entry was overwritten */
+	uint8_t call;                   /* meanwhile (an hour-long call in a busy trace) */
 	unsigned len;                   /* bytes reserved for the record */
 	unsigned off;                   /* blob write offset, from the record's start */
 	unsigned extra;                 /* bound of the exit phase's TLV bytes */
@@ -241,9 +249,11 @@ st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t
 		len = ST_REC_MAX;
 		flags |= ST_RF_TRUNC;
 	}
+	st_tls.writing++;
 	st_sigfence();
 	struct st_rec *r = st_reserve(len, &c->pos, &c->span, &c->priv);
 	if (unlikely(!r)) {
+		st_tls.writing--;
 		st_tls.nesting--;
 		c->r = NULL;
 		return 0;
@@ -262,6 +272,9 @@ st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t
 	r->a[2] = a2;
 	c->r = r;
 	c->w = w;
+	c->t_enter = t;
+	c->fd = fd;
+	c->call = (uint8_t)call;
 	c->slow = 64 + nf * 8 != len || c->priv;
 	if (unlikely(c->slow || flags)) {   /* what only the careful paths read */
 		c->slow = 1;
@@ -279,6 +292,10 @@ static inline void st_enter(struct st_call *c)
 {
 	if (likely(!c->slow)) {
 		__atomic_store_n(&c->r->w, c->w | ST_K_ENTERED, __ATOMIC_RELEASE);
+		st_sigfence();
+		st_tls.writing--;
+		if (st_tls.nesting == 1)
+			st_tls.entry_span = c->span;
 	} else {
 		st_enter_slow(c);
 	}
@@ -289,6 +306,7 @@ static inline void st_exit(struct st_call *c, long ret)
 {
 	int err = ret < 0 ? errno : 0;
 	uint64_t t = st_ts();
+	st_tls.writing++;
 	st_sigfence();
 	if (likely(c->span == st_tls.span && !c->slow)) {
 		struct st_rec *r = c->r;
@@ -306,6 +324,7 @@ static inline void st_done(struct st_call *c)
 	if (likely(!c->slow)) {
 		__atomic_store_n(&c->r->w, c->w | ST_K_COMPLETE, __ATOMIC_RELEASE);
 		st_sigfence();
+		st_tls.writing--;
 		if (likely(--st_tls.nesting == 0) && unlikely(st_tls.npending))
 			st_retire_pending();
 	} else {

@@ -4,6 +4,9 @@
 
 #include "st_preload.h"
 
+#include <signal.h>
+#include <sys/types.h>
+
 /* The real libc function, bound on first use (works before our constructor ran). */
 #define REAL_DECL(ret, name, params) static ret(*real_##name) params;
 #define REAL(name)                                                                   \
@@ -31,6 +34,17 @@
 	} while (0)
 
 #define NOTHING ((void)0)
+
+/* glibc's _FORTIFY_SOURCE entry points, which its headers do not declare */
+struct pollfd;
+struct timespec;
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *sa,
+                       socklen_t *alen);
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+int __poll_chk(struct pollfd *p, unsigned long n, int tmo, size_t plen);
+int __ppoll_chk(struct pollfd *p, unsigned long n, const struct timespec *t, const __sigset_t *m,
+                size_t plen);
 
 /* Blob bytes needed to keep up to `n` bytes of payload. */
 static inline unsigned st_pay(size_t n)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #undef syscall
+long syscall(long n, ...);
 REAL_DECL(long, syscall, (long, ...))
 REAL_DECL(int, prctl, (int, ...))
 

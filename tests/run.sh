@@ -4,7 +4,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 source tests/lib.sh
 
-[ -x "$LIB" ] && [ -x "$SOCKTRACE" ] && [ -x "$VIEW" ] || { echo "build first: make all test-progs"; exit 2; }
+[ -x "$LIB" ] && [ -x "$SOCKTRACE" ] && [ -x "$VIEW" ] || { echo "build first: make all test-progs build/asan/socktrace (make test does both)"; exit 2; }
 
 pass=0 failn=0 skip=0 failed=()
 TMPROOT=$(mktemp -d /tmp/socktrace-test.XXXXXX)

@@ -285,7 +285,9 @@ t_late_completion() {
 	expect_eq "program" "$(cat out.txt)" "late recv 1" || return 1
 	dump r2 > d2.json 2> err2.txt || return 1
 	grep -q "ring wrapped" err2.txt || fail "the ring did not wrap" || return 1
-	expect_eq "handler records" "$($Q count call=setsockopt nested=true < d2.json)" 2000 || return 1
+	# (the handler's records in spans other than the entry's are retired as usual: the wrap
+	# may take them, so only "some are there" is asked)
+	expect_ge "handler records" "$($Q count call=setsockopt nested=true < d2.json)" 1 || return 1
 	expect_eq "entry kept, completion paired" "$($Q count call=recv complete=true ret=1 < d2.json)" 1 || return 1
 	expect_eq "not a late record" "$($Q count call=recv args.late_exit_of='*' < d2.json)" 0 || return 1
 	expect_ge "blocked for the whole wrap (ns)" "$($Q values dur_ns call=recv < d2.json)" 50000000

@@ -10,6 +10,9 @@
 #include <uthash.h>
 
 #include "cmds.h"
+#include "render.h"
+#include "session.h"
+#include "xalloc.h"
 #include "decode.h"
 #include "emit.h"
 #include "lifecycle.h"
@@ -123,7 +126,7 @@ static struct finding *add_finding(int kind, struct lc_sock *s, uint64_t ts)
 {
 	if (nF == capF) {
 		capF = capF ? capF * 2 : 32;
-		F = realloc(F, (size_t)capF * sizeof(*F));
+		F = st_xrealloc(F, (size_t)capF * sizeof(*F));
 	}
 	struct finding *f = &F[nF++];
 	memset(f, 0, sizeof(*f));
@@ -328,15 +331,15 @@ int command_diagnose(int argc, char **argv)
 	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
 	struct filter flt;
 	int json = 0;
-	const struct cmd_opts o = { "diagnose", "j", own, usage, cmd_flag, &json };
+	const struct cmd_opts o = { "diagnose", "j", own, usage, cmd_flag, &json, 0 };
 	int rc = cmd_parse(argc, argv, &o, &flt);
 	if (rc >= 0)
 		return rc;
 	struct st_file **files;
 	int bad;
-	int n = open_rings(argc - optind, argv + optind, &files, &bad);
+	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
 	if (n == 0) {
-		close_rings(files, n);
+		st_close_traces(files, n);
 		return 2;
 	}
 	/* one pass: the lifecycle machine, plus what each socket's story needs */
@@ -358,7 +361,7 @@ int command_diagnose(int argc, char **argv)
 		struct pstate *p;
 		HASH_FIND_INT(ps, &pid, p);
 		if (!p) {
-			p = calloc(1, sizeof(*p));
+			p = st_xcalloc(1, sizeof(*p));
 			p->pid = pid;
 			HASH_ADD_INT(ps, pid, p);
 		}
@@ -367,7 +370,7 @@ int command_diagnose(int argc, char **argv)
 			p->sigpipe = r->a[1] == 0 ? 0 : r->a[1] == 1 ? 1 : 2;
 		struct lc_sock *s = lc_feed(lc, r);
 		if (!r->complete && r->call != ST_C_EXEC && !is_out(r)) {
-			hung = realloc(hung, (size_t)(nhung + 1) * sizeof(*hung));
+			hung = st_xrealloc(hung, (size_t)(nhung + 1) * sizeof(*hung));
 			set_step(&hung[nhung], r, NULL);
 			hung[nhung].ret = s ? s->id : 0;
 			nhung++;
@@ -375,7 +378,7 @@ int command_diagnose(int argc, char **argv)
 		if (!s)
 			continue;
 		for (; capD < lc_count(lc); capD++) {
-			D = realloc(D, (size_t)(capD + 1) * sizeof(*D));
+			D = st_xrealloc(D, (size_t)(capD + 1) * sizeof(*D));
 			memset(&D[capD], 0, sizeof(*D));
 		}
 		struct sdiag *d = &D[s->id - 1];
@@ -473,7 +476,7 @@ int command_diagnose(int argc, char **argv)
 		if (s->end == END_OPEN_AT_EXIT && !s->listening) {
 			struct finding *f = add_finding(K_LEAK, s, s->start_ns);
 			snprintf(f->why, sizeof(f->why), "fd %d (%s -> %s) was still open when the process ended",
-			         s->nfds ? s->fds[s->nfds - 1] : -1, s->local[0] ? s->local : "-", sock_peer(s));
+			         s->nfds ? s->fds[s->nfds - 1] : -1, s->local[0] ? s->local : "-", st_sock_peer(s));
 			snprintf(f->fix, sizeof(f->fix), "close it when done (check error paths); harmless if the process "
 			         "was meant to exit with it open");
 		}
@@ -520,46 +523,46 @@ int command_diagnose(int argc, char **argv)
 		if (json) {
 			struct emit e;
 			emit_init(&e, &emit_json, stdout);
-			const struct emit_ops *o = e.ops;
-			o->begin_obj(&e, NULL);
-			o->kv_str(&e, "kind", kind_names[f->kind]);
+			const struct emit_ops *eo = e.ops;
+			eo->begin_obj(&e, NULL);
+			eo->kv_str(&e, "kind", kind_names[f->kind]);
 			if (s) {
-				o->kv_int(&e, "socket", s->id);
-				o->kv_int(&e, "pid", s->pid);
-				o->kv_str(&e, "local", s->local[0] ? s->local : NULL);
-				o->kv_str(&e, "peer", s->peer[0] ? s->peer : NULL);
+				eo->kv_int(&e, "socket", s->id);
+				eo->kv_int(&e, "pid", s->pid);
+				eo->kv_str(&e, "local", s->local[0] ? s->local : NULL);
+				eo->kv_str(&e, "peer", s->peer[0] ? s->peer : NULL);
 			}
-			o->begin_list(&e, "steps");
+			eo->begin_list(&e, "steps");
 			for (int k = 0; k < f->nsteps; k++) {
 				struct step *st = &f->steps[k];
 				char fr[300];
 				frame_text(fr, sizeof(fr), sy, st);
-				o->begin_obj(&e, NULL);
-				o->kv_int(&e, "ts_ns", (int64_t)st->ts);
-				o->kv_int(&e, "pid", st->f->pid);
-				o->kv_int(&e, "tid", st->tid);
-				o->kv_int(&e, "fd", st->fd);
-				o->kv_str(&e, "call", st_call_name(st->call));
+				eo->begin_obj(&e, NULL);
+				eo->kv_int(&e, "ts_ns", (int64_t)st->ts);
+				eo->kv_int(&e, "pid", st->f->pid);
+				eo->kv_int(&e, "tid", st->tid);
+				eo->kv_int(&e, "fd", st->fd);
+				eo->kv_str(&e, "call", st_call_name(st->call));
 				if (st->complete)
-					o->kv_int(&e, "ret", st->ret);
+					eo->kv_int(&e, "ret", st->ret);
 				else
-					o->kv_str(&e, "ret", NULL);
-				o->kv_str(&e, "errno", st_errno_name(st->err));
-				o->kv_str(&e, "where", fr[0] ? fr : NULL);
-				o->kv_str(&e, "note", st->note[0] ? st->note : NULL);
-				o->end_obj(&e);
+					eo->kv_str(&e, "ret", NULL);
+				eo->kv_str(&e, "errno", st_errno_name(st->err));
+				eo->kv_str(&e, "where", fr[0] ? fr : NULL);
+				eo->kv_str(&e, "note", st->note[0] ? st->note : NULL);
+				eo->end_obj(&e);
 			}
-			o->end_list(&e);
-			o->kv_str(&e, "explanation", f->why);
-			o->kv_str(&e, "suggestion", f->fix);
-			o->end_obj(&e);
+			eo->end_list(&e);
+			eo->kv_str(&e, "explanation", f->why);
+			eo->kv_str(&e, "suggestion", f->fix);
+			eo->end_obj(&e);
 			putchar('\n');
 			continue;
 		}
-		printf("%s%d. %s%s", col(C_BOLD), i + 1, kind_names[f->kind], col(C_RESET));
+		printf("%s%d. %s%s", st_col(C_BOLD), i + 1, kind_names[f->kind], st_col(C_RESET));
 		if (s)
 			printf(": %s[%d] fd %d  %s -> %s  (socket %d)", s->comm, s->pid,
-			       s->nfds ? s->fds[s->nfds - 1] : -1, s->local[0] ? s->local : "-", sock_peer(s), s->id);
+			       s->nfds ? s->fds[s->nfds - 1] : -1, s->local[0] ? s->local : "-", st_sock_peer(s), s->id);
 		putchar('\n');
 		for (int k = 0; k < f->nsteps; k++) {
 			struct step *st = &f->steps[k];
@@ -571,19 +574,19 @@ int command_diagnose(int argc, char **argv)
 				snprintf(res, sizeof(res), "-1 %s", st_errno_name(st->err));
 			else
 				snprintf(res, sizeof(res), "%lld", (long long)st->ret);
-			printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s\n", (double)(st->ts - t0) / 1e9,
+			printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s\n", st_rel_s(st->ts, t0),
 			       st->f->pid, st->tid, st_call_name(st->call), st->fd,
-			       !st->complete || st->ret < 0 ? col(C_RED) : "", res, col(C_RESET));
+			       !st->complete || st->ret < 0 ? st_col(C_RED) : "", res, st_col(C_RESET));
 			if (fr[0] || st->note[0])
 				printf("   %28s %s%s%s%s%s\n", "", st->note, st->note[0] && fr[0] ? "  " : "",
-				       col(C_DIM), fr[0] ? fr : "", col(C_RESET));
+				       st_col(C_DIM), fr[0] ? fr : "", st_col(C_RESET));
 		}
 		printf("   why: %s\n   fix: %s\n\n", f->why, f->fix);
 	}
 	if (!json && nF == 0)
 		printf("no problems found in %d process(es)\n", n);
 	fflush(stdout);
-	report_damage(files, n);
+	st_report_damage(files, n);
 	pager_end();
 	symb_free(sy);
 	int found = nF > 0;
@@ -599,7 +602,7 @@ int command_diagnose(int argc, char **argv)
 	}
 	lc_free(lc);
 	rc = st_read_status(files, n, bad);
-	close_rings(files, n);
+	st_close_traces(files, n);
 	if (rc == 2)
 		return 2;
 	return found || rc ? 1 : 0;

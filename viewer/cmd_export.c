@@ -13,6 +13,9 @@
 #include <uthash.h>
 
 #include "cmds.h"
+#include "render.h"
+#include "session.h"
+#include "xalloc.h"
 #include "decode.h"
 #include "emit.h"
 #include "lifecycle.h"
@@ -43,7 +46,7 @@ struct writer {
 static void jsonl_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
 {
 	(void)ev;
-	record_json(x->out, r, s ? s->id : 0, x->sy);
+	st_record_json(x->out, r, s ? s->id : 0, x->sy);
 }
 
 static const struct writer w_jsonl = { "jsonl", NULL, jsonl_record, NULL };
@@ -76,7 +79,7 @@ static double us(const struct export_ctx *x, uint64_t ts)
 
 static void chrome_header(struct export_ctx *x, struct st_file **files, int n)
 {
-	struct chrome_state *c = calloc(1, sizeof(*c));
+	struct chrome_state *c = st_xcalloc(1, sizeof(*c));
 	c->first = 1;
 	x->state = c;
 	fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", x->out);
@@ -103,13 +106,13 @@ static void span(struct export_ctx *x, struct lc_sock *s, const char *ph, uint64
 	if (*ph == 'b') {
 		char d[300];
 		snprintf(d, sizeof(d), "%s, %s", s->family == AF_UNIX ? "unix" : s->type == SOCK_DGRAM ? "udp" : "tcp",
-		         lc_origin_name(s->origin));
+		         st_origin_name(s->origin));
 		fputs(",\"args\":{\"socket\":", x->out);
 		json_string(x->out, d);
 		fputs("}", x->out);
 	} else {
 		char d[300];
-		snprintf(d, sizeof(d), "%s -> %s", s->local[0] ? s->local : "-", sock_peer(s));
+		snprintf(d, sizeof(d), "%s -> %s", s->local[0] ? s->local : "-", st_sock_peer(s));
 		fprintf(x->out, ",\"args\":{\"end\":\"%s\",\"endpoints\":", lc_end_name(s->end == END_NONE ? END_OPEN_AT_EXIT : s->end));
 		json_string(x->out, d);
 		fputs("}", x->out);
@@ -133,15 +136,19 @@ static void chrome_record(struct export_ctx *x, const struct st_record *r, struc
 	struct seen_thread *t;
 	HASH_FIND(hh, c->threads, &key, sizeof(key), t);
 	if (!t) {
-		t = calloc(1, sizeof(*t));
+		t = st_xcalloc(1, sizeof(*t));
 		t->key = key;
 		HASH_ADD(hh, c->threads, key, sizeof(key), t);
 		ev_begin(x);
-		fprintf(x->out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%u,\"args\":{\"name\":\"%s/%u\"}}",
-		        h->pid, r->tid, h->comm, r->tid);
+		char name[64];
+		snprintf(name, sizeof(name), "%s/%u", h->comm, r->tid);
+		fprintf(x->out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%u,\"args\":{\"name\":",
+		        h->pid, r->tid);
+		json_string(x->out, name);
+		fputs("}}", x->out);
 	}
 	if (s && s->id > c->nspans) {
-		c->open_spans = realloc(c->open_spans, (size_t)s->id + 1);
+		c->open_spans = st_xrealloc(c->open_spans, (size_t)s->id + 1);
 		memset(c->open_spans + c->nspans + 1, 0, (size_t)(s->id - c->nspans));
 		c->nspans = s->id;
 	}
@@ -290,7 +297,7 @@ static void pcap_block(struct export_ctx *x, uint32_t type, const void *body, si
 
 static void pcap_header(struct export_ctx *x, struct st_file **files, int n)
 {
-	struct pcap_state *p = calloc(1, sizeof(*p));
+	struct pcap_state *p = st_xcalloc(1, sizeof(*p));
 	p->hfile = n ? files[0] : NULL;
 	x->state = p;
 	/* section header: byte-order magic, version 1.0, unknown section length, shb_userappl */
@@ -344,7 +351,7 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 	size_t tot = ip + l4 + len;
 	if (p->cap < tot + 64) {
 		p->cap = tot + 64;
-		p->buf = realloc(p->buf, p->cap);
+		p->buf = st_xrealloc(p->buf, p->cap);
 	}
 	uint8_t *b = p->buf;
 	memset(b, 0, ip + l4);
@@ -407,7 +414,7 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 	uint64_t ts = fh->real0 + ((r->ts_exit ? r->ts_exit : r->ts_enter) - fh->mono0);
 	size_t clen = strlen(comment), olen = 4 + ((clen + 3) & ~(size_t)3) + 4;
 	size_t body = 20 + ((tot + 3) & ~(size_t)3) + olen;
-	uint8_t *eb = calloc(1, body);
+	uint8_t *eb = st_xcalloc(1, body);
 	put32(eb, 0);
 	put32(eb + 4, (uint32_t)(ts >> 32));
 	put32(eb + 8, (uint32_t)ts);
@@ -443,7 +450,7 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *prima
 		*primary = c->primary == s->id;
 		return c;
 	}
-	c = calloc(1, sizeof(*c));
+	c = st_xcalloc(1, sizeof(*c));
 	snprintf(c->key, sizeof(c->key), "%s", key);
 	c->primary = s->id;
 	c->a = a;
@@ -452,7 +459,7 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *prima
 	c->seq_b = 5000;
 	HASH_ADD_STR(p->conns, key, c);
 	if (s->id > p->nby) {
-		p->by_sock = realloc(p->by_sock, (size_t)(s->id + 1) * sizeof(*p->by_sock));
+		p->by_sock = st_xrealloc(p->by_sock, (size_t)(s->id + 1) * sizeof(*p->by_sock));
 		memset(p->by_sock + p->nby + 1, 0, (size_t)(s->id - p->nby) * sizeof(*p->by_sock));
 		p->nby = s->id;
 	}
@@ -536,7 +543,7 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		         (long long)r->ret);
 		HASH_FIND_STR(p->dgrams, key, dg);
 		if (!dg) {
-			dg = calloc(1, sizeof(*dg));
+			dg = st_xcalloc(1, sizeof(*dg));
 			snprintf(dg->key, sizeof(dg->key), "%s", key);
 			HASH_ADD_STR(p->dgrams, key, dg);
 		}
@@ -657,7 +664,7 @@ int command_export(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' }, { 0, 0, 0, 0 } };
 	struct filter flt;
 	struct export_opts eo = { NULL, NULL };
-	const struct cmd_opts o = { "export", "f:o:", own, usage, export_opt, &eo };
+	const struct cmd_opts o = { "export", "f:o:", own, usage, export_opt, &eo, 0 };
 	int rc = cmd_parse(argc, argv, &o, &flt);
 	if (rc >= 0)
 		return rc;
@@ -674,25 +681,25 @@ int command_export(int argc, char **argv)
 	}
 	struct st_file **files;
 	int bad;
-	int n = open_rings(argc - optind, argv + optind, &files, &bad);
+	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
 	if (n == 0) {
-		close_rings(files, n);
+		st_close_traces(files, n);
 		return 2;
 	}
 	FILE *out = outpath ? fopen(outpath, "wb") : stdout;
 	if (!out) {
 		fprintf(stderr, "socktrace export: %s: %s\n", outpath, strerror(errno));
-		close_rings(files, n);
+		st_close_traces(files, n);
 		return 1;
 	}
 	/* pass 1: which sockets the filters select (memory: one struct per socket) */
 	struct lc *sel = lc_new();
-	uint64_t t0 = build_lifetimes(files, n, sel);
+	uint64_t t0 = st_build_lifetimes(files, n, sel);
 	filter_resolve(&flt, files[0], t0);
 	int filtered = flt.fd >= 0 || flt.pid >= 0 || flt.addr[0] || flt.errors || flt.since_ns >= 0 ||
 	               flt.until_ns >= 0;
 	int ns = lc_count(sel);
-	char *keep = calloc((size_t)ns + 2, 1);
+	char *keep = st_xcalloc((size_t)ns + 2, 1);
 	for (int i = 0; i < ns; i++)
 		keep[i + 1] = (char)filter_match(&flt, lc_get(sel, i), t0);
 	/* pass 2: stream */
@@ -720,12 +727,12 @@ int command_export(int argc, char **argv)
 		fflush(out);
 	if (werr)
 		fprintf(stderr, "socktrace export: writing %s failed\n", outpath ? outpath : "standard output");
-	report_damage(files, n);
+	st_report_damage(files, n);
 	symb_free(x.sy);
 	lc_free(x.lc);
 	lc_free(sel);
 	free(keep);
 	rc = st_read_status(files, n, bad);
-	close_rings(files, n);
+	st_close_traces(files, n);
 	return rc ? rc : werr;
 }

@@ -6,13 +6,8 @@
 #include "cmds.h"
 #include "decode.h"
 #include "reader.h"
-
-static const char *origin_name(int o)
-{
-	static const char *const n[] = { "none", "socket", "accept", "socketpair", "inherited",
-	                                  "unseen", "dup" };
-	return o >= 0 && o < (int)(sizeof(n) / sizeof(n[0])) ? n[o] : "?";
-}
+#include "session.h"
+#include "util.h"
 
 static const char *state_name(const struct st_pinfo *p)
 {
@@ -59,7 +54,7 @@ static void show_proc(const struct st_file *f, const struct st_pinfo *p)
 		if (s.peer.len && s.peer.len <= sizeof(s.peer.raw))
 			st_fmt_addr(s.peer.raw, s.peer.len, pe, sizeof(pe));
 		const char *fam = st_family_name(s.domain);
-		printf("      fd %-5d %-9s %-10s %s -> %s\n", fd, fam ? fam : "?", origin_name(s.origin), l, pe);
+		printf("      fd %-5d %-9s %-10s %s -> %s\n", fd, fam ? fam : "?", st_origin_name(s.origin), l, pe);
 	}
 	(void)f;
 }
@@ -86,22 +81,29 @@ static void show(const struct st_file *f)
 		show_proc(f, f->procs[i]);
 }
 
+static void usage(FILE *out)
+{
+	fputs("usage: socktrace info [PATH...]\n"
+	      "  Show what a trace says: its size and counters, then each process: pid, state,\n"
+	      "  exe, command line, the module map (load bases, build-ids) and the sockets that\n"
+	      "  were still open when it stopped.\n"
+	      "example: socktrace info socktrace.data\n", out);
+}
+
 int command_info(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		puts("usage: socktrace info [PATH...]\n"
-		     "  Show what a trace says: its size and counters, then each process: pid, state,\n"
-		     "  exe, command line, the module map (load bases, build-ids) and the sockets that\n"
-		     "  were still open when it stopped.\n"
-		     "example: socktrace info socktrace.data");
-		return 0;
-	}
+	static const struct option none[] = { { 0, 0, 0, 0 } };
+	const struct cmd_opts o = { "info", "", none, usage, NULL, NULL, 1 };
+	struct filter flt;
+	int rc = cmd_parse(argc, argv, &o, &flt);
+	if (rc >= 0)
+		return rc;
 	struct st_file **files;
 	int bad;
-	int n = open_rings(argc - 1, argv + 1, &files, &bad);
+	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
 	for (int i = 0; i < n; i++)
 		show(files[i]);
-	int rc = n ? (bad ? 1 : 0) : 2;
-	close_rings(files, n);
+	rc = st_read_status(files, n, bad);
+	st_close_traces(files, n);
 	return rc;
 }

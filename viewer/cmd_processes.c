@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "xalloc.h"
 #include "reader.h"
+#include "session.h"
+#include "util.h"
 
 static const char *state_text(const struct st_pinfo *p, char *buf, size_t n)
 {
@@ -58,20 +61,27 @@ static int cmp_start(const void *a, const void *b)
 	return x->t_start < y->t_start ? -1 : x->t_start > y->t_start;
 }
 
+static void usage(FILE *out)
+{
+	fputs("usage: socktrace processes [PATH...]\n"
+	      "  The traced processes as a fork tree: pid, name, parent, number of recorded calls,\n"
+	      "  whether it died inside a call, how it ended (exited with its status, killed, still\n"
+	      "  running, exec'd), start time and command line. An exec'd image of a process is\n"
+	      "  listed under it with the same pid.\n"
+	      "example: socktrace processes socktrace.data\n", out);
+}
+
 int command_processes(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		puts("usage: socktrace processes [PATH...]\n"
-		     "  The traced processes as a fork tree: pid, name, parent, number of recorded calls,\n"
-		     "  whether it died inside a call, how it ended (exited with its status, killed, still\n"
-		     "  running, exec'd), start time and command line. An exec'd image of a process is\n"
-		     "  listed under it with the same pid.\n"
-		     "example: socktrace processes socktrace.data");
-		return 0;
-	}
+	static const struct option none[] = { { 0, 0, 0, 0 } };
+	const struct cmd_opts o = { "processes", "", none, usage, NULL, NULL, 1 };
+	struct filter flt;
+	int rc = cmd_parse(argc, argv, &o, &flt);
+	if (rc >= 0)
+		return rc;
 	struct st_file **files;
 	int bad;
-	int n = open_rings(argc - 1, argv + 1, &files, &bad);
+	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
 	struct st_merge *m = st_merge_new(files, n);   /* counts records per process */
 	while (st_merge_next(m))
 		;
@@ -80,7 +90,7 @@ int command_processes(int argc, char **argv)
 		struct st_file *f = files[i];
 		uint64_t t0 = f->hdr.mono0;
 		/* print in start order; the id order is restored for the reader's lookups */
-		struct st_pinfo **byid = malloc((size_t)f->nprocs * sizeof(*byid) + 1);
+		struct st_pinfo **byid = st_xmalloc((size_t)f->nprocs * sizeof(*byid) + 1);
 		if (!byid)
 			continue;
 		memcpy(byid, f->procs, (size_t)f->nprocs * sizeof(*byid));
@@ -89,8 +99,8 @@ int command_processes(int argc, char **argv)
 		memcpy(f->procs, byid, (size_t)f->nprocs * sizeof(*byid));
 		free(byid);
 	}
-	report_damage(files, n);
-	int rc = st_read_status(files, n, bad);
-	close_rings(files, n);
+	st_report_damage(files, n);
+	rc = st_read_status(files, n, bad);
+	st_close_traces(files, n);
 	return rc;
 }

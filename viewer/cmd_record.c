@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "xalloc.h"
 #include "socktrace_dir.h"
 #include "socktrace_format.h"
 
@@ -222,7 +223,7 @@ int command_record(int argc, char **argv)
 	char *abs = realpath(lib, NULL);
 	const char *oldpre = getenv("LD_PRELOAD");
 	size_t len = strlen(abs) + (oldpre ? strlen(oldpre) : 0) + 2;
-	char *pre = malloc(len);
+	char *pre = st_xmalloc(len);
 	snprintf(pre, len, "%s%s%s", abs, oldpre && *oldpre ? ":" : "", oldpre ? oldpre : "");
 	setenv("LD_PRELOAD", pre, 1);
 	free(pre);

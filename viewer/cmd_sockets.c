@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 
 #include "cmds.h"
+#include "render.h"
+#include "session.h"
 #include "decode.h"
 #include "emit.h"
 #include "lifecycle.h"
@@ -20,44 +22,6 @@ static const char *type_short(int t)
 	case SOCK_RAW: return "RAW";
 	}
 	return "?";
-}
-
-static const char *type_name(int t)
-{
-	switch (t) {
-	case SOCK_STREAM: return "SOCK_STREAM";
-	case SOCK_DGRAM: return "SOCK_DGRAM";
-	case SOCK_SEQPACKET: return "SOCK_SEQPACKET";
-	case SOCK_RAW: return "SOCK_RAW";
-	}
-	return NULL;
-}
-
-/* Run every record through the lifecycle machine. Returns the first record's time. */
-uint64_t build_lifetimes(struct st_file **files, int n, struct lc *lc)
-{
-	struct st_merge *m = st_merge_new(files, n);
-	const struct st_record *r;
-	uint64_t t0 = 0;
-	int first = 1;
-	while ((r = st_merge_next(m))) {
-		if (first)
-			t0 = r->ts_enter;
-		first = 0;
-		lc_feed(lc, r);
-	}
-	st_merge_free(m);
-	lc_finish(lc);
-	return t0;
-}
-
-const char *sock_peer(const struct lc_sock *s)
-{
-	if (s->peer[0])
-		return s->peer;
-	if (s->npeers)
-		return s->peers[0];
-	return s->pair_id > 0 ? "(socketpair)" : "-";
 }
 
 static void sock_json(const struct lc_sock *s)
@@ -78,7 +42,7 @@ static void sock_json(const struct lc_sock *s)
 		o->kv_int(&e, NULL, s->pids[i]);
 	o->end_list(&e);
 	o->kv_str(&e, "family", s->family >= 0 ? st_family_name(s->family) : NULL);
-	o->kv_str(&e, "type", type_name(s->type));
+	o->kv_str(&e, "type", st_socktype_name(s->type));
 	o->kv_str(&e, "local", s->local[0] ? s->local : NULL);
 	o->kv_str(&e, "peer", s->peer[0] ? s->peer : NULL);
 	o->begin_list(&e, "peers");
@@ -87,7 +51,7 @@ static void sock_json(const struct lc_sock *s)
 	o->end_list(&e);
 	if (s->pair_id > 0)
 		o->kv_int(&e, "pair", s->pair_id);
-	o->kv_str(&e, "origin", lc_origin_name(s->origin));
+	o->kv_str(&e, "origin", st_origin_name(s->origin));
 	o->kv_int(&e, "start_ns", (int64_t)s->start_ns);
 	o->kv_int(&e, "end_ns", (int64_t)s->end_ns);
 	o->kv_int(&e, "calls", (int64_t)s->calls);
@@ -125,7 +89,7 @@ static void sock_text(const struct lc_sock *s, uint64_t t0)
 	if (!s->nfds)
 		snprintf(fds, sizeof(fds), "-");
 	fmt_dur(dur, sizeof(dur), s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0);
-	snprintf(start, sizeof(start), "%.6f", (double)(s->start_ns - t0) / 1e9);
+	snprintf(start, sizeof(start), "%.6f", st_rel_s(s->start_ns, t0));
 	o = 0;
 	for (int i = 0; i < s->nerrors && i < 2; i++)
 		o += (size_t)snprintf(errs + o, o < sizeof(errs) ? sizeof(errs) - o : 0, "%s%s:%s", i ? "," : "",
@@ -137,9 +101,9 @@ static void sock_text(const struct lc_sock *s, uint64_t t0)
 	                   : s->end == END_OPEN_AT_EXIT ? C_YELLOW : C_RED;
 	printf("%4d %7d %-12.12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6llu %8llu %8llu %s%-12s%s %s\n",
 	       s->id, s->pid, s->comm, fds, fam ? fam + 3 : "?", type_short(s->type),
-	       s->local[0] ? s->local : "-", sock_peer(s), lc_origin_name(s->origin), start, dur,
+	       s->local[0] ? s->local : "-", st_sock_peer(s), st_origin_name(s->origin), start, dur,
 	       (unsigned long long)s->calls, (unsigned long long)s->bytes_out,
-	       (unsigned long long)s->bytes_in, col(endc), lc_end_name(s->end), col(C_RESET), errs);
+	       (unsigned long long)s->bytes_in, st_col(endc), lc_end_name(s->end), st_col(C_RESET), errs);
 }
 
 static void usage(FILE *out)
@@ -156,21 +120,21 @@ int command_sockets(int argc, char **argv)
 	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
 	struct filter f;
 	int json = 0;
-	const struct cmd_opts o = { "sockets", "j", own, usage, cmd_flag, &json };
+	const struct cmd_opts o = { "sockets", "j", own, usage, cmd_flag, &json, 0 };
 	int rc = cmd_parse(argc, argv, &o, &f);
 	if (rc >= 0)
 		return rc;
 	struct st_file **files;
 	int bad;
-	int n = open_rings(argc - optind, argv + optind, &files, &bad);
+	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
 	struct lc *lc = lc_new();
-	uint64_t t0 = build_lifetimes(files, n, lc);
+	uint64_t t0 = st_build_lifetimes(files, n, lc);
 	filter_resolve(&f, n ? files[0] : NULL, t0);
 	if (!json) {
 		pager_start();
 		printf("%s%4s %7s %-12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6s %8s %8s %-12s %s%s\n",
-		       col(C_BOLD), "ID", "PID", "COMM", "FDS", "FAM", "TYPE", "LOCAL", "PEER", "ORIGIN",
-		       "START", "DUR", "CALLS", "OUT", "IN", "END", "ERRORS", col(C_RESET));
+		       st_col(C_BOLD), "ID", "PID", "COMM", "FDS", "FAM", "TYPE", "LOCAL", "PEER", "ORIGIN",
+		       "START", "DUR", "CALLS", "OUT", "IN", "END", "ERRORS", st_col(C_RESET));
 	}
 	for (int i = 0; i < lc_count(lc); i++) {
 		struct lc_sock *s = lc_get(lc, i);
@@ -182,10 +146,10 @@ int command_sockets(int argc, char **argv)
 			sock_text(s, t0);
 	}
 	fflush(stdout);
-	report_damage(files, n);
+	st_report_damage(files, n);
 	pager_end();
 	lc_free(lc);
 	rc = st_read_status(files, n, bad);
-	close_rings(files, n);
+	st_close_traces(files, n);
 	return rc;
 }

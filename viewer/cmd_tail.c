@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "xalloc.h"
 #include "decode.h"
 #include "lifecycle.h"
 #include "reader.h"
@@ -74,127 +75,163 @@ static int tail_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
+/* What tail keeps between two scans of the trace. */
+struct tail {
+	struct st_file *f;
+	struct spanstate *spans;        /* per span: how far it was read */
+	struct lc *lc;
+	struct st_record **batch;       /* this scan's records, put in time order */
+	size_t nbatch, capbatch;
+	int first_scan, from_start;
+	uint64_t t0;
+};
+
+/* The trace file tail watches: the directory need not exist yet (tail can be started before
+ * the program), so a name without ".ring" is taken for one. */
+static void tail_path(const char *target, char *path, size_t size)
+{
+	struct stat sb;
+	size_t tl = strlen(target);
+	int is_dir = stat(target, &sb) == 0 ? S_ISDIR(sb.st_mode)
+	             : !(tl > 5 && !strcmp(target + tl - 5, ".ring"));
+	if (is_dir)
+		snprintf(path, size, "%s/%s", target, ST_TRACE_FILE);
+	else
+		snprintf(path, size, "%s", target);
+}
+
+static struct st_record *batch_slot(struct tail *t)
+{
+	if (t->nbatch == t->capbatch) {
+		t->capbatch = t->capbatch ? t->capbatch * 2 : 256;
+		t->batch = st_xrealloc(t->batch, t->capbatch * sizeof(*t->batch));
+		for (size_t b = t->nbatch; b < t->capbatch; b++)
+			t->batch[b] = NULL;
+	}
+	if (!t->batch[t->nbatch])
+		t->batch[t->nbatch] = st_xmalloc(sizeof(struct st_record));
+	return t->batch[t->nbatch];
+}
+
+/* The records span i gained since the last scan, up to one still in its call. */
+static void scan_span(struct tail *t, size_t i, uint64_t now)
+{
+	uint64_t pos = st_span_start(t->f, i);
+	struct spanstate *st;
+	HASH_FIND(hh, t->spans, &pos, sizeof(pos), st);
+	if (!st) {
+		st = st_xcalloc(1, sizeof(*st));
+		st->pos = pos;
+		HASH_ADD(hh, t->spans, pos, sizeof(st->pos), st);
+	}
+	st->mark = 1;
+	for (;;) {
+		struct st_record *r = batch_slot(t);
+		if (!st_span_next(t->f, i, &st->sp, r))
+			break;
+		if (t->first_scan && !t->from_start) {  /* there before we started: not shown */
+			st_span_take(&st->sp);
+			continue;
+		}
+		if (!r->complete && r->call != ST_C_EXEC) {
+			/* still in the call: wait, but say so once after a second */
+			if (!st->pending_since)
+				st->pending_since = now;
+			if (st->pending_since != 1 && now - st->pending_since > 1000000000ull) {
+				st->pending_since = 1;
+				t->nbatch++;
+			}
+			break;
+		}
+		st->pending_since = 0;
+		st_span_take(&st->sp);
+		t->nbatch++;
+	}
+}
+
+static void scan(struct tail *t)
+{
+	uint64_t now = mono_now();
+	struct spanstate *st, *tmp;
+	HASH_ITER(hh, t->spans, st, tmp)
+		st->mark = 0;
+	for (size_t i = 0; t->f && i < t->f->nspans; i++)
+		scan_span(t, i, now);
+	HASH_ITER(hh, t->spans, st, tmp)
+		if (!st->mark) {        /* overwritten by a new lap of the ring */
+			HASH_DEL(t->spans, st);
+			free(st);
+		}
+	t->first_scan = 0;      /* a trace made after we started is all new */
+}
+
+static void show_batch(struct tail *t, const struct filter *flt)
+{
+	int socket_filter = flt->fd >= 0 || flt->addr[0] || flt->errors;
+	if (t->nbatch)
+		qsort(t->batch, t->nbatch, sizeof(*t->batch), by_ts);
+	for (size_t b = 0; b < t->nbatch; b++) {
+		struct st_record *r = t->batch[b];
+		if (!t->t0)
+			t->t0 = r->ts_enter;
+		struct lc_sock *s = r->complete || r->call == ST_C_EXEC ? lc_feed(t->lc, r) : NULL;
+		if (flt->pid >= 0 && r->proc->pid != flt->pid)
+			continue;
+		if (socket_filter && (!s || !filter_match(flt, s, t->t0)))
+			continue;
+		printf("%12.6f %s[%d:%u] ", st_rel_s(r->ts_enter, t->t0), r->proc->comm,
+		       r->proc->pid, r->tid);
+		st_print_call(stdout, r);
+		putchar('\n');
+	}
+	t->nbatch = 0;
+	fflush(stdout);
+}
+
+static void tail_free(struct tail *t)
+{
+	for (size_t b = 0; b < t->capbatch; b++)
+		free(t->batch[b]);
+	free(t->batch);
+	struct spanstate *st, *tmp;
+	HASH_ITER(hh, t->spans, st, tmp) {
+		HASH_DEL(t->spans, st);
+		free(st);
+	}
+	st_file_close(t->f);
+	lc_free(t->lc);
+}
+
 int command_tail(int argc, char **argv)
 {
 	static const struct option own[] = { { "from-start", no_argument, NULL, 's' },
 		{ "for", required_argument, NULL, 'F' }, { 0, 0, 0, 0 } };
 	struct filter flt;
 	struct tail_opts to = { 0, -1 };
-	const struct cmd_opts o = { "tail", "", own, usage, tail_opt, &to };
+	const struct cmd_opts o = { "tail", "", own, usage, tail_opt, &to, 0 };
 	int rc = cmd_parse(argc, argv, &o, &flt);
 	if (rc >= 0)
 		return rc;
-	int from_start = to.from_start;
-	int64_t for_ns = to.for_ns;
-	const char *target = optind < argc ? argv[optind] : "socktrace.data";
-	struct stat sb;
-	/* the directory need not exist yet: tail can be started before the program */
-	size_t tl = strlen(target);
-	int is_dir = stat(target, &sb) == 0 ? S_ISDIR(sb.st_mode) : !(tl > 5 && !strcmp(target + tl - 5, ".ring"));
+	char path[4096];
+	tail_path(optind < argc ? argv[optind] : "socktrace.data", path, sizeof(path));
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct st_file *f = NULL;
-	struct spanstate *spans = NULL;
-	char path[4096];
-	int first_scan = 1;
-	struct lc *lc = lc_new();
-	struct st_record **batch = NULL;
-	size_t nbatch = 0, capbatch = 0;
-	uint64_t started = mono_now(), t0 = 0;
-	int socket_filter = flt.fd >= 0 || flt.addr[0] || flt.errors;
-	if (is_dir)
-		snprintf(path, sizeof(path), "%s/%s", target, ST_TRACE_FILE);
-	else
-		snprintf(path, sizeof(path), "%s", target);
-	while (!stop && (for_ns < 0 || mono_now() - started < (uint64_t)for_ns)) {
+	struct tail t = { .lc = lc_new(), .first_scan = 1, .from_start = to.from_start };
+	uint64_t started = mono_now();
+	while (!stop && (to.for_ns < 0 || mono_now() - started < (uint64_t)to.for_ns)) {
 		char err[256];
-		if (!f && (f = st_file_open(path, err, sizeof(err))) == NULL && access(path, F_OK) == 0 &&
+		if (!t.f && (t.f = st_file_open(path, err, sizeof(err))) == NULL && access(path, F_OK) == 0 &&
 		    strncmp(err, "no trace-file magic", 19) != 0) {
 			fprintf(stderr, "socktrace tail: %s: %s\n", path, err);
 			break;
+		} else if (t.f) {
+			st_file_refresh(t.f);
 		}
-		else if (f)
-			st_file_refresh(f);
-		uint64_t now = mono_now();
-		struct spanstate *st, *tmp;
-		HASH_ITER(hh, spans, st, tmp)
-			st->mark = 0;
-		for (size_t i = 0; f && i < f->nspans; i++) {
-			uint64_t pos = st_span_start(f, i);
-			HASH_FIND(hh, spans, &pos, sizeof(pos), st);
-			if (!st) {
-				st = calloc(1, sizeof(*st));
-				st->pos = pos;
-				HASH_ADD(hh, spans, pos, sizeof(st->pos), st);
-			}
-			st->mark = 1;
-			for (;;) {
-				if (nbatch == capbatch) {
-					capbatch = capbatch ? capbatch * 2 : 256;
-					batch = realloc(batch, capbatch * sizeof(*batch));
-					for (size_t b = nbatch; b < capbatch; b++)
-						batch[b] = NULL;
-				}
-				if (!batch[nbatch])
-					batch[nbatch] = malloc(sizeof(struct st_record));
-				struct st_record *r = batch[nbatch];
-				if (!st_span_next(f, i, &st->sp, r))
-					break;
-				if (first_scan && !from_start) {   /* there before we started: not shown */
-					st_span_take(&st->sp);
-					continue;
-				}
-				if (!r->complete && r->call != ST_C_EXEC) {
-					/* still in the call: wait, but say so once after a second */
-					if (!st->pending_since)
-						st->pending_since = now;
-					if (st->pending_since != 1 && now - st->pending_since > 1000000000ull) {
-						st->pending_since = 1;
-						nbatch++;
-					}
-					break;
-				}
-				st->pending_since = 0;
-				st_span_take(&st->sp);
-				nbatch++;
-			}
-		}
-		HASH_ITER(hh, spans, st, tmp)
-			if (!st->mark) {        /* overwritten by a new lap of the ring */
-				HASH_DEL(spans, st);
-				free(st);
-			}
-		first_scan = 0;     /* a trace made after we started is all new */
-		if (nbatch)
-			qsort(batch, nbatch, sizeof(*batch), by_ts);
-		for (size_t b = 0; b < nbatch; b++) {
-			struct st_record *r = batch[b];
-			if (!t0)
-				t0 = r->ts_enter;
-			struct lc_sock *s = r->complete || r->call == ST_C_EXEC ? lc_feed(lc, r) : NULL;
-			if (flt.pid >= 0 && r->proc->pid != flt.pid)
-				continue;
-			if (socket_filter && (!s || !filter_match(&flt, s, t0)))
-				continue;
-			printf("%12.6f %s[%d:%u] ", (double)(r->ts_enter - t0) / 1e9, r->proc->comm,
-			       r->proc->pid, r->tid);
-			st_print_call(stdout, r);
-			putchar('\n');
-		}
-		nbatch = 0;
-		fflush(stdout);
+		scan(&t);
+		show_batch(&t, &flt);
 		struct timespec nap = { 0, 100000000 };
 		nanosleep(&nap, NULL);
 	}
-	for (size_t b = 0; b < capbatch; b++)
-		free(batch[b]);
-	free(batch);
-	struct spanstate *st, *tmp;
-	HASH_ITER(hh, spans, st, tmp) {
-		HASH_DEL(spans, st);
-		free(st);
-	}
-	st_file_close(f);
-	lc_free(lc);
+	tail_free(&t);
 	return 0;
 }

@@ -90,7 +90,14 @@ const char *st_family_name(int f)
 	return NULL;
 }
 
-static const char *type_name(int t)
+const char *st_origin_name(int o)
+{
+	static const char *const n[ST_OR_COUNT] = { "none", "socket", "accept", "socketpair",
+	                                            "inherited", "unseen", "dup", "wrapped" };
+	return o >= 0 && o < ST_OR_COUNT ? n[o] : "unknown";
+}
+
+const char *st_socktype_name(int t)
 {
 	switch (t & 0xff) {
 	case SOCK_STREAM: return "SOCK_STREAM";
@@ -361,7 +368,7 @@ static void kv_payload(struct emit *e, const struct st_record *r)
 static void kv_socktype(struct emit *e, const char *key, int64_t a1)
 {
 	char t[128];
-	const char *tn = type_name((int)a1);
+	const char *tn = st_socktype_name((int)a1);
 	if (tn && (a1 & ~0xffll)) {
 		char fl[96];
 		st_fmt_flags((uint64_t)a1 & ~0xffull, sock_flags, fl, sizeof(fl));
@@ -446,8 +453,11 @@ void st_emit_args(struct emit *e, const struct st_record *r)
 {
 	const struct st_calldesc *d = st_call_desc(r->call);
 	int cls = d->cls, rx = cls == ST_CL_RECV || cls == ST_CL_SEND || cls == ST_CL_RECVMANY;
-	for (int i = 0; i < 3; i++)
-		emit_arg(e, r, d->arg[i].kind, d->arg[i].key, i);
+	if (r->flags & ST_RF_NOARGS)
+		e->ops->kv_str(e, "args", "lost: the call's entry was overwritten before it returned");
+	else
+		for (int i = 0; i < 3; i++)
+			emit_arg(e, r, d->arg[i].kind, d->arg[i].key, i);
 	if (d->fdskey)
 		kv_fds(e, r, d->fdskey);
 	kv_addr_tlv(e, r, ST_T_ADDR, cls == ST_CL_RESOLVE ? "first" : "addr");

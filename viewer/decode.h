@@ -19,6 +19,8 @@ const struct st_calldesc *st_call_desc(int call);
 int st_rec_bytes(const struct st_record *r, int64_t *bytes);   /* 1 out, -1 in, 0 */
 const char *st_errno_name(int err);          /* "EPIPE"; NULL for 0 */
 const char *st_family_name(int family);
+const char *st_socktype_name(int type);       /* "SOCK_STREAM"; NULL if unknown */
+const char *st_origin_name(int origin);       /* enum st_origin: "accept"... */
 void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen);
 void st_fmt_flags(uint64_t v, const void *table, char *out, size_t outlen);
 

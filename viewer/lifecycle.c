@@ -1,5 +1,6 @@
 /* Socket lifetimes: identity is the socket, not the fd number (see README "Lifecycle rules"). */
 #include "lifecycle.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,25 +68,18 @@ const char *lc_end_name(int end)
 	return end >= 0 && end <= END_UNKNOWN ? n[end] : "unknown";
 }
 
-const char *lc_origin_name(int o)
-{
-	static const char *const n[] = { "socket", "accept", "socketpair", "inherited", "unseen",
-	                                  "wrapped" };
-	return o >= 0 && o <= ORIG_WRAPPED ? n[o] : "unknown";
-}
-
 struct lc *lc_new(void)
 {
-	return calloc(1, sizeof(struct lc));
+	return st_xcalloc(1, sizeof(struct lc));
 }
 
 static struct lc_sock *new_sock(struct lc *lc, const struct st_record *r, int origin)
 {
 	if (lc->n == lc->cap) {
 		lc->cap = lc->cap ? lc->cap * 2 : 64;
-		lc->socks = realloc(lc->socks, (size_t)lc->cap * sizeof(*lc->socks));
+		lc->socks = st_xrealloc(lc->socks, (size_t)lc->cap * sizeof(*lc->socks));
 	}
-	struct lc_sock *s = calloc(1, sizeof(*s));
+	struct lc_sock *s = st_xcalloc(1, sizeof(*s));
 	s->id = lc->n + 1;
 	s->pid = r->proc->pid;
 	memcpy(s->comm, r->proc->comm, sizeof(s->comm));
@@ -149,7 +143,7 @@ static void unbind(struct lc *lc, int pid, int fd, uint64_t ts)
 static void bind_fd(struct lc *lc, int pid, int fd, struct lc_sock *s, uint64_t ts)
 {
 	unbind(lc, pid, fd, ts);  /* a number reused without a close we saw */
-	struct fdent *e = calloc(1, sizeof(*e));
+	struct fdent *e = st_xcalloc(1, sizeof(*e));
 	e->key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)fd;
 	e->s = s;
 	HASH_ADD(hh, lc->fds, key, sizeof(e->key), e);
@@ -172,7 +166,7 @@ static struct proc *proc_get(struct proc **tab, int pid, int create)
 	struct proc *p;
 	HASH_FIND_INT(*tab, &pid, p);
 	if (!p && create) {
-		p = calloc(1, sizeof(*p));
+		p = st_xcalloc(1, sizeof(*p));
 		p->pid = pid;
 		HASH_ADD_INT(*tab, pid, p);
 	}
@@ -242,7 +236,7 @@ static void snapshot_fork(struct lc *lc, int pid, int child)
 	HASH_ITER(hh, lc->fds, e, tmp) {
 		if ((int)(e->key >> 32) != pid)
 			continue;
-		pend->snap = realloc(pend->snap, (size_t)(pend->nsnap + 1) * sizeof(*pend->snap));
+		pend->snap = st_xrealloc(pend->snap, (size_t)(pend->nsnap + 1) * sizeof(*pend->snap));
 		pend->snap[pend->nsnap++] = (struct snapshot){ (int)(uint32_t)e->key, e->s };
 	}
 }
@@ -284,7 +278,7 @@ static int error_event(int err)
  * ring wrapping, or happened where the tracer could not see it. */
 static struct lc_sock *adopt_unknown(struct lc *lc, const struct st_record *r, int pid)
 {
-	struct lc_sock *s = new_sock(lc, r, ORIG_WRAPPED);
+	struct lc_sock *s = new_sock(lc, r, ST_OR_WRAPPED);
 	struct st_sock e;
 	if (st_sock_lookup(r->proc, r->fd, &e) && e.birth <= r->ticket) {
 		{
@@ -318,7 +312,7 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 	case ST_C_SOCKET:
 		if (!ok)
 			return NULL;
-		s = new_sock(lc, r, ORIG_SOCKET);
+		s = new_sock(lc, r, ST_OR_SOCKET);
 		s->family = (int)r->a[0];
 		s->type = (int)(r->a[1] & 0xff);
 		bind_fd(lc, pid, (int)r->ret, s, r->ts_enter);
@@ -330,7 +324,7 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			return NULL;
 		int32_t fds[2];
 		memcpy(fds, t.p, 8);
-		struct lc_sock *a = new_sock(lc, r, ORIG_SOCKETPAIR), *b = new_sock(lc, r, ORIG_SOCKETPAIR);
+		struct lc_sock *a = new_sock(lc, r, ST_OR_SOCKETPAIR), *b = new_sock(lc, r, ST_OR_SOCKETPAIR);
 		a->family = b->family = (int)r->a[0];
 		a->type = b->type = (int)(r->a[1] & 0xff);
 		a->pair_id = b->id;
@@ -347,7 +341,7 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			e->pending_exec = 0;    /* the same socket, carried across exec */
 			return e->s;
 		}
-		s = new_sock(lc, r, c == ST_C_INHERITED ? ORIG_INHERITED : ORIG_UNSEEN);
+		s = new_sock(lc, r, c == ST_C_INHERITED ? ST_OR_INHERITED : ST_OR_UNSEEN);
 		s->family = (int)r->a[0];
 		s->type = (int)r->a[1];
 		set_addr(s->local, r, ST_T_LOCAL);
@@ -362,7 +356,7 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		}
 		if (!ok)
 			return l;
-		s = new_sock(lc, r, ORIG_ACCEPT);
+		s = new_sock(lc, r, ST_OR_ACCEPT);
 		if (l) {
 			s->family = l->family;
 			s->type = l->type;
@@ -501,7 +495,7 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		uint64_t data;
 		if (ok && r->a[1] != 2 /* EPOLL_CTL_DEL */ && st_tlv_find(r, ST_T_U64, &t) && t.len == 8) {
 			memcpy(&data, t.p, 8);
-			struct epdata *d = calloc(1, sizeof(*d)), *old;
+			struct epdata *d = st_xcalloc(1, sizeof(*d)), *old;
 			d->key.pid = pid;
 			d->key.epfd = (int)r->a[0];
 			d->key.data = data;

@@ -9,8 +9,6 @@
 enum lc_end { END_NONE, END_CLOSED, END_PEER_CLOSED, END_RESET, END_BROKEN_PIPE, END_REFUSED,
               END_TIMED_OUT, END_OPEN_AT_EXIT, END_PROCESS_DIED, END_UNKNOWN };
 
-enum lc_origin { ORIG_SOCKET, ORIG_ACCEPT, ORIG_SOCKETPAIR, ORIG_INHERITED, ORIG_UNSEEN,
-                 ORIG_WRAPPED };
 
 #define LC_MAX_ERR 8
 #define LC_MAX_FDS 8
@@ -26,7 +24,7 @@ struct lc_sock {
 	char local[128], peer[128];
 	char peers[4][128];             /* UDP: distinct peers seen (sendto/recvfrom) */
 	int npeers;
-	int origin;                     /* enum lc_origin */
+	int origin;                     /* enum st_origin */
 	uint64_t start_ns, end_ns;
 	uint64_t calls, bytes_out, bytes_in;
 	struct { uint16_t call; int16_t err; } errors[LC_MAX_ERR];
@@ -59,6 +57,5 @@ struct lc_sock *lc_get(struct lc *lc, int i);
 void lc_free(struct lc *lc);
 
 const char *lc_end_name(int end);
-const char *lc_origin_name(int origin);
 
 #endif

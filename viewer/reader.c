@@ -1,5 +1,6 @@
 /* Trace-file reader: trusts nothing in the file, checks every span and record before use. */
 #include "reader.h"
+#include "xalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -162,8 +163,8 @@ const struct st_pinfo *st_file_proc(const struct st_file *f, uint32_t id)
 
 static struct st_pinfo *add_proc(struct st_file *f, uint32_t id)
 {
-	struct st_pinfo **v = realloc(f->procs, (size_t)(f->nprocs + 1) * sizeof(*v));
-	struct st_pinfo *p = calloc(1, sizeof(*p));
+	struct st_pinfo **v = st_xrealloc(f->procs, (size_t)(f->nprocs + 1) * sizeof(*v));
+	struct st_pinfo *p = st_xcalloc(1, sizeof(*p));
 	if (!v || !p) {
 		free(p);
 		if (v)
@@ -264,7 +265,7 @@ static void load_modules(struct st_file *f)
 		struct st_pinfo *p = (struct st_pinfo *)st_file_proc(f, mi.image);
 		if (!p)
 			continue;
-		struct st_module *v = realloc(p->mods, (size_t)(p->nmods + 1) * sizeof(*v));
+		struct st_module *v = st_xrealloc(p->mods, (size_t)(p->nmods + 1) * sizeof(*v));
 		if (!v)
 			return;
 		p->mods = v;
@@ -333,7 +334,7 @@ static const struct pair *find_pair(const struct pair *v, size_t n, uint64_t key
 static void load_socks(struct st_file *f, struct st_file_priv *pv)
 {
 	const struct st_trace_hdr *h = &f->hdr;
-	pv->socks = calloc(h->nsock ? h->nsock : 1, sizeof(*pv->socks));
+	pv->socks = st_xcalloc(h->nsock ? h->nsock : 1, sizeof(*pv->socks));
 	if (!pv->socks)
 		return;
 	for (uint32_t i = 0; i < h->nsock; i++) {
@@ -417,7 +418,7 @@ static int index_spans(struct st_file *f)
 		}
 		if (f->nspans == cap) {
 			cap = cap ? cap * 2 : 256;
-			struct st_span_ix *v = realloc(f->spans, cap * sizeof(*v));
+			struct st_span_ix *v = st_xrealloc(f->spans, cap * sizeof(*v));
 			if (!v)
 				return -1;
 			f->spans = v;
@@ -533,7 +534,7 @@ static int pair_exits(struct st_file *f, struct st_file_priv *pv)
 				if (e && entry_at(f, e)) {
 					if (pv->npairs == cap) {
 						cap = cap ? cap * 2 : 64;
-						struct pair *v = realloc(pv->by_enter, cap * sizeof(*v));
+						struct pair *v = st_xrealloc(pv->by_enter, cap * sizeof(*v));
 						if (!v)
 							return -1;
 						pv->by_enter = v;
@@ -545,7 +546,7 @@ static int pair_exits(struct st_file *f, struct st_file_priv *pv)
 		}
 	}
 	if (pv->npairs) {
-		pv->by_exit = malloc(pv->npairs * sizeof(struct pair));
+		pv->by_exit = st_xmalloc(pv->npairs * sizeof(struct pair));
 		if (!pv->by_exit)
 			return -1;
 		memcpy(pv->by_exit, pv->by_enter, pv->npairs * sizeof(struct pair));
@@ -606,7 +607,7 @@ struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, 
 		snprintf(err, errlen, "%s (%zu bytes)", len == 0 ? "empty file" : "too short for a trace file", len);
 		return NULL;
 	}
-	struct st_file *f = calloc(1, sizeof(*f) + sizeof(struct st_file_priv));
+	struct st_file *f = st_xcalloc(1, sizeof(*f) + sizeof(struct st_file_priv));
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -627,7 +628,7 @@ struct st_file *st_file_adopt(const char *path, const uint8_t *map, size_t len, 
 		free(f);
 		return NULL;
 	}
-	f->path = strdup(path);
+	f->path = st_xstrdup(path);
 	if (!f->path || load(f) < 0) {
 		snprintf(err, errlen, "out of memory");
 		st_file_close(f);
@@ -909,14 +910,14 @@ static void sift_down(struct st_merge *m, int i)
 
 struct st_merge *st_merge_new_after(struct st_file **files, int nfiles, const uint64_t *after)
 {
-	struct st_merge *m = calloc(1, sizeof(*m));
+	struct st_merge *m = st_xcalloc(1, sizeof(*m));
 	size_t cap = 0;
 	if (!m)
 		return NULL;
 	for (int i = 0; i < nfiles; i++)
 		cap += files[i]->nspans;
-	m->c = calloc(cap ? cap : 1, sizeof(*m->c));
-	m->out = malloc(sizeof(*m->out));
+	m->c = st_xcalloc(cap ? cap : 1, sizeof(*m->c));
+	m->out = st_xmalloc(sizeof(*m->out));
 	if (!m->c || !m->out) {
 		st_merge_free(m);
 		return NULL;
@@ -987,11 +988,11 @@ void st_merge_free(struct st_merge *m)
 
 static int add_path(char ***out, int *n, const char *p)
 {
-	char **v = realloc(*out, (size_t)(*n + 1) * sizeof(char *));
+	char **v = st_xrealloc(*out, (size_t)(*n + 1) * sizeof(char *));
 	if (!v)
 		return -1;
 	*out = v;
-	v[(*n)++] = strdup(p);
+	v[(*n)++] = st_xstrdup(p);
 	return 0;
 }
 

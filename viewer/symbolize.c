@@ -2,6 +2,7 @@
  * build-id), reported at address 0, shared by every process that loaded it: a fork-per-client
  * server's hundred children parse libc once. Results are cached per (module, offset). */
 #include "symbolize.h"
+#include "xalloc.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -48,7 +49,7 @@ static const Dwfl_Callbacks callbacks = {
 
 struct symb *symb_new(void)
 {
-	return calloc(1, sizeof(struct symb));
+	return st_xcalloc(1, sizeof(struct symb));
 }
 
 static const char *basename_of(const char *p)
@@ -67,9 +68,9 @@ static struct mod_dwfl *mod_get(struct symb *s, const struct st_module *m)
 	HASH_FIND_STR(s->mods, key, md);
 	if (md)
 		return md;
-	md = calloc(1, sizeof(*md));
+	md = st_xcalloc(1, sizeof(*md));
 	snprintf(md->key, sizeof(md->key), "%s", key);
-	md->name = strdup(basename_of(m->path));
+	md->name = st_xstrdup(basename_of(m->path));
 	if (md->name)
 		st_sanitize(md->name);
 	/* the path comes from the trace: open it ourselves, without blocking, and only read a
@@ -107,7 +108,7 @@ const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint6
 	HASH_FIND(hh, s->cache, &key, sizeof(key), e);
 	if (e)
 		return &e->res;
-	e = calloc(1, sizeof(*e));
+	e = st_xcalloc(1, sizeof(*e));
 	e->key = key;
 	e->res.module = md ? md->name : "?";
 	e->res.mod_off = key.off;
@@ -119,7 +120,7 @@ const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint6
 		GElf_Sym sym;
 		const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 		if (name) {
-			e->func = strdup(name);
+			e->func = st_xstrdup(name);
 			if (e->func)
 				st_sanitize(e->func);
 			e->res.func = e->func;
@@ -137,11 +138,11 @@ const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint6
 				break;
 			if (tag == DW_TAG_inlined_subroutine) {
 				Dwarf_Attribute a;
-				const char *in = dwarf_formstring(dwarf_attr_integrate(&scopes[i], DW_AT_name, &a));
-				if (in && e->func) {
-					size_t l = strlen(in) + strlen(e->func) + 16;
-					char *both = malloc(l);
-					snprintf(both, l, "%s (inlined in %s)", in, e->func);
+				const char *inl = dwarf_formstring(dwarf_attr_integrate(&scopes[i], DW_AT_name, &a));
+				if (inl && e->func) {
+					size_t l = strlen(inl) + strlen(e->func) + 16;
+					char *both = st_xmalloc(l);
+					snprintf(both, l, "%s (inlined in %s)", inl, e->func);
 					st_sanitize(both);
 					free(e->func);
 					e->func = both;
@@ -156,7 +157,7 @@ const struct symres *symb_lookup(struct symb *s, const struct st_pinfo *p, uint6
 		int ln = 0;
 		const char *src = line ? dwfl_lineinfo(line, NULL, &ln, NULL, NULL, NULL) : NULL;
 		if (src) {
-			e->file = strdup(src);
+			e->file = st_xstrdup(src);
 			if (e->file)
 				st_sanitize(e->file);
 			e->res.file = e->file;

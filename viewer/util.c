@@ -1,5 +1,6 @@
 /* Filters, colour and the pager shared by the listing subcommands. */
 #include "util.h"
+#include "xalloc.h"
 
 #include <arpa/inet.h>
 
@@ -12,7 +13,7 @@
 #include "reader.h"
 #include <unistd.h>
 
-int use_color;
+int st_use_color;
 static pid_t pager_pid;
 
 void filter_init(struct filter *f)
@@ -148,7 +149,7 @@ int filter_option(struct filter *f, int code, const char *arg)
 		if ((f->until_clock = parse_clock(arg)) >= 0)
 			return 1;
 		return parse_duration_ns(arg, &f->until_ns) ? -1 : 1;
-	case 1007: color_setup(1); return 1;
+	case 1007: st_color_setup(1); return 1;
 	}
 	return 0;
 }
@@ -194,17 +195,17 @@ int filter_match(const struct filter *f, const struct lc_sock *s, uint64_t t0)
 	return 1;
 }
 
-void color_setup(int disabled)
+void st_color_setup(int disabled)
 {
 	const char *nc = getenv("NO_COLOR");
-	use_color = !disabled && isatty(1) && !(nc && *nc);
+	st_use_color = !disabled && isatty(1) && !(nc && *nc);
 }
 
-const char *col(const char *code)
+const char *st_col(const char *code)
 {
 	static char buf[4][16];
 	static int k;
-	if (!use_color)
+	if (!st_use_color)
 		return "";
 	k = (k + 1) % 4;
 	snprintf(buf[k], sizeof(buf[k]), "\033[%sm", code);
@@ -270,20 +271,23 @@ int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 {
 	static const struct option common[] = { FILTER_LONGOPTS, { "help", no_argument, NULL, 'h' } };
 	size_t nown = 0, ncommon = sizeof(common) / sizeof(common[0]);
+	const struct option *com = o->no_filters ? common + ncommon - 1 : common;
+	if (o->no_filters)
+		ncommon = 1;
 	while (o->own && o->own[nown].name)
 		nown++;
-	struct option *all = calloc(nown + ncommon + 1, sizeof(*all));
+	struct option *all = st_xcalloc(nown + ncommon + 1, sizeof(*all));
 	char shortopts[32];
 	snprintf(shortopts, sizeof(shortopts), "%sh", o->shortopts);
 	memcpy(all, o->own, nown * sizeof(*all));
-	memcpy(all + nown, common, sizeof(common));
+	memcpy(all + nown, com, ncommon * sizeof(*all));
 	int c, rc = -1, li = -1;
 	filter_init(f);
-	color_setup(0);
+	st_color_setup(0);
 	optind = 1;
 	while (rc < 0 && (li = -1, c = getopt_long(argc, argv, shortopts, all, &li)) != -1) {
-		int k = filter_option(f, c, optarg);
-		if (k < 0 || (!k && c != 'h' && c != '?' && o->handle(c, optarg, o->ctx) < 0)) {
+		int k = o->no_filters ? 0 : filter_option(f, c, optarg);
+		if (k < 0 || (!k && c != 'h' && c != '?' && o->handle && o->handle(c, optarg, o->ctx) < 0)) {
 			char name[40];
 			if (li >= 0)
 				snprintf(name, sizeof(name), "--%s", all[li].name);

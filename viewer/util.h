@@ -49,6 +49,7 @@ struct cmd_opts {
 	/* one of its own options: 0, or -1 for a bad value */
 	int (*handle)(int code, const char *arg, void *ctx);
 	void *ctx;
+	int no_filters;                 /* 1: the filter options are not this command's */
 };
 
 /* cmd_opts.handle for a command whose only own option is a flag: sets *(int *)ctx. */
@@ -59,9 +60,9 @@ int cmd_flag(int code, const char *arg, void *ctx);
 int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f);
 
 /* Colour: on only for a terminal, never with NO_COLOR or --no-color. */
-extern int use_color;
-void color_setup(int disabled);
-const char *col(const char *code);  /* "" when colour is off */
+extern int st_use_color;
+void st_color_setup(int disabled);
+const char *st_col(const char *code);  /* "" when colour is off */
 #define C_RED "31"
 #define C_GREEN "32"
 #define C_YELLOW "33"
@@ -74,5 +75,12 @@ void pager_start(void);
 void pager_end(void);
 
 int parse_duration_ns(const char *s, int64_t *out);
+
+/* Seconds from t0 to t, negative when t is earlier (a late completion whose entry is older
+ * than the first record kept). */
+static inline double st_rel_s(uint64_t t, uint64_t t0)
+{
+	return (double)(int64_t)(t - t0) / 1e9;
+}
 
 #endif

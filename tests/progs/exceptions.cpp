@@ -1,5 +1,6 @@
 // A C++ program that throws and catches while its sockets are traced: libunwind must not
-// capture libgcc's _Unwind_* (NOTES.md item 9).
+// capture libgcc's _Unwind_* (libunwind and libgcc both export them; a preload that pulls libunwind in
+// must not win the C++ unwinder).
 #include <stdexcept>
 #include <cstdio>
 #include <sys/socket.h>

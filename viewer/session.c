@@ -1,0 +1,99 @@
+/* What every reading command does around its work: open the traces named on its command line
+ * (or found in the directories named), say what could not be read, rebuild the socket
+ * lifetimes, and turn what happened into the one exit status socktrace(1) documents. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lifecycle.h"
+#include "reader.h"
+#include "session.h"
+#include "xalloc.h"
+
+int st_open_traces(int argc, char **argv, struct st_file ***files, int *bad)
+{
+	char **paths;
+	int np, n = 0;
+	*bad = st_collect_paths(argc, argv, "socktrace.data", &paths, &np) < 0;
+	*files = st_xcalloc((size_t)np + 1, sizeof(**files));
+	for (int i = 0; i < np; i++) {
+		char err[256];
+		struct st_file *f = st_file_open(paths[i], err, sizeof(err));
+		if (f)
+			(*files)[n++] = f;
+		else {
+			fprintf(stderr, "socktrace: %s: %s\n", paths[i], err);
+			*bad = 1;
+		}
+		free(paths[i]);
+	}
+	free(paths);
+	return n;
+}
+
+void st_close_traces(struct st_file **files, int n)
+{
+	for (int i = 0; i < n; i++)
+		st_file_close(files[i]);
+	free(files);
+}
+
+/*
+ * The exit status every reading command shares (socktrace(1), EXIT STATUS): 2 when nothing
+ * could be read (no trace opened, or none of its records), 1 when some input could not be
+ * read but the rest was shown, 0 otherwise. diagnose adds 1 for "problems found".
+ */
+int st_read_status(struct st_file **files, int n, int bad)
+{
+	int readable = 0;
+	for (int i = 0; i < n; i++)
+		readable |= files[i]->records > 0 || !files[i]->corrupt;
+	if (n == 0 || !readable)
+		return 2;
+	return bad ? 1 : 0;
+}
+
+/* What could not be shown, said once per file on stderr. */
+void st_report_damage(struct st_file **files, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct st_file *f = files[i];
+		const struct st_trace_hdr *h = (const struct st_trace_hdr *)f->map;
+		uint64_t lost = h->lost_calls, dropped = h->dropped;
+		if (f->torn)
+			fprintf(stderr, "socktrace: %s: %llu torn record(s): the writer died mid-record; not shown\n",
+			        f->path, (unsigned long long)f->torn);
+		if (f->corrupt)
+			fprintf(stderr, "socktrace: %s: %llu damaged record(s) (length or check word wrong); "
+			        "rest of their span not shown\n", f->path, (unsigned long long)f->corrupt);
+		if (lost)
+			fprintf(stderr, "socktrace: %s: ring wrapped, %llu oldest call(s) overwritten "
+			        "(raise SOCKTRACE_SIZE to keep more)\n", f->path, (unsigned long long)lost);
+		if (dropped)
+			fprintf(stderr, "socktrace: %s: %llu call(s) not recorded (no room in the ring)\n",
+			        f->path, (unsigned long long)dropped);
+		if (!f->records && f->corrupt)
+			fprintf(stderr, "socktrace: %s: no record could be read: written by an incompatible "
+			        "build of socktrace, or damaged\n", f->path);
+		if (h->procs_dropped)
+			fprintf(stderr, "socktrace: %s: %llu process(es) not traced: the process table was full\n",
+			        f->path, (unsigned long long)h->procs_dropped);
+	}
+}
+
+/* Run every record through the lifecycle machine. Returns the first record's time. */
+uint64_t st_build_lifetimes(struct st_file **files, int n, struct lc *lc)
+{
+	struct st_merge *m = st_merge_new(files, n);
+	const struct st_record *r;
+	uint64_t t0 = 0;
+	int first = 1;
+	while ((r = st_merge_next(m))) {
+		if (first)
+			t0 = r->ts_enter;
+		first = 0;
+		lc_feed(lc, r);
+	}
+	st_merge_free(m);
+	lc_finish(lc);
+	return t0;
+}
