@@ -12,7 +12,7 @@ DEPFLAGS = -MMD -MP
 # one source list per binary
 PRELOAD_SRC := $(wildcard preload/*.c)
 VIEWER_SRC  := $(wildcard viewer/*.c)
-VIEWER_LIB  := viewer/reader.c viewer/decode.c viewer/emit.c viewer/lifecycle.c
+VIEWER_LIB  := viewer/reader.c viewer/decode.c viewer/emit.c viewer/lifecycle.c viewer/order.c
 UNIT_SRC    := tests/unit/unit.c tests/unit/test_lifecycle.c tests/unit/test_decode.c $(VIEWER_LIB)
 RING_SRC    := tests/unit/unit.c tests/unit/test_ring.c viewer/reader.c $(PRELOAD_SRC)
 FUZZ_SRC    := $(filter-out viewer/main.c,$(VIEWER_SRC)) tests/fuzz/fuzz_reader.c

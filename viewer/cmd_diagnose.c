@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <uthash.h>
 
@@ -16,11 +17,15 @@
 #include "decode.h"
 #include "emit.h"
 #include "lifecycle.h"
+#include "order.h"
 #include "symbolize.h"
 #include "util.h"
 
 #define NFR 4
 #define EAGAIN_LOOP 100             /* EAGAINs in a row, no poll between: a busy loop */
+#define EOF_LOOP 10                 /* reads after EOF, each returning 0 at once: a loop */
+#define HANG_NS 1000000000ull       /* blocked this long in a read, write or connect: a hang */
+#define LEAK_NS 1000000000ull       /* a process that ran on this long after the peer closed */
 
 struct step {
 	int valid;
@@ -50,6 +55,7 @@ struct sdiag {                      /* what diagnose remembers per socket lifeti
 	int sigpipe_at_epipe;           /* disposition: 0 default, 1 ignored, 2 handler */
 	uint64_t bytes_in_at_close, bytes_out_at_close;
 	int eagain_run, eagain_max;
+	uint64_t eagain_waits;          /* the thread's wait count at the run's start */
 	struct step eagain_first, eagain_last;
 	int eagain_tid;
 };
@@ -57,8 +63,17 @@ struct sdiag {                      /* what diagnose remembers per socket lifeti
 struct pstate {
 	int pid;
 	int sigpipe;                    /* current disposition */
+	const struct st_pinfo *image;   /* its last image */
+	uint64_t last_ts;               /* its last record */
 	UT_hash_handle hh;
 };
+
+struct tstate {                     /* per thread */
+	uint64_t key;                   /* pid << 32 | tid */
+	uint64_t waits;                 /* poll/select/epoll_wait calls made */
+	UT_hash_handle hh;
+};
+
 
 /* any call that writes to or reads from the socket, the mmsg and splice ones included (a
  * record that has not returned yet: by what it was going to do) */
@@ -72,6 +87,15 @@ static int is_in(const struct st_record *r)
 {
 	int cls = st_call_class(r->call);
 	return cls == ST_CL_RECV || cls == ST_CL_RECVMANY || (cls == ST_CL_SPLICE && !((r->a[2] >> 32) & 1));
+}
+
+/* A call that never returned is a hang worth telling when it waited on one connection's
+ * data (a read, a write, a connect); a server idle in accept, poll or epoll_wait is not. */
+static int hang_kind(const struct st_record *r)
+{
+	int cls = st_call_class(r->call);
+	return cls == ST_CL_RECV || cls == ST_CL_RECVMANY || cls == ST_CL_CONNECT ||
+	       (cls == ST_CL_SPLICE && !is_out(r));
 }
 
 static void set_step(struct step *s, const struct st_record *r, const char *note)
@@ -300,6 +324,52 @@ static void explain(struct lc *lc, struct lc_sock *s, struct sdiag *d, struct sd
 	}
 }
 
+/*
+ * A leak, as a developer means it: the peer closed (we read its FIN, poll/epoll reported it,
+ * or the connection failed) and this side never closed its socket, while the process that
+ * held it went on: it made another socket afterwards, or ran a second more. The socket sat in
+ * CLOSE_WAIT holding an fd. Sockets a process simply held when it exited or was stopped are
+ * not leaks.
+ */
+static void leak(struct lc *lc, struct lc_sock *s, struct pstate *ps)
+{
+	if (s->listening || (s->end != END_OPEN_AT_EXIT && s->end != END_PROCESS_DIED &&
+	                     s->end != END_STILL_OPEN && s->end != END_PEER_CLOSED))
+		return;
+	if (!s->nholders || !(s->peer_fin || s->reset || s->epipe))
+		return;
+	uint64_t gone = s->peer_fin ? s->peer_fin_ns : s->last_ns;
+	for (int h = 0; h < s->nholders; h++) {
+		int pid = s->holders[h];
+		struct pstate *p;
+		HASH_FIND_INT(ps, &pid, p);
+		if (!p)
+			continue;
+		uint64_t until = p->image && p->image->t_end ? p->image->t_end : p->last_ts;
+		int later = 0;
+		for (int i = 0; i < lc_count(lc); i++) {
+			const struct lc_sock *o = lc_get(lc, i);
+			later += o != s && o->pid == pid && o->start_ns > gone && o->origin != ST_OR_WRAPPED;
+		}
+		if (!later && until < gone + LEAK_NS)
+			continue;
+		struct finding *f = add_finding(K_LEAK, s, gone);
+		char went[64];
+		if (later)
+			snprintf(went, sizeof(went), "made %d more socket(s)", later);
+		else
+			snprintf(went, sizeof(went), "ran %.1f s more", (double)(until - gone) / 1e9);
+		snprintf(f->why, sizeof(f->why), "the peer (%s) closed fd %d %s, and %s[%d] never closed it: it went on "
+		         "and %s, the socket left in CLOSE_WAIT holding the fd", st_sock_peer(s),
+		         s->nfds ? s->fds[s->nfds - 1] : -1,
+		         s->peer_fin == FIN_READ0 ? "(our read returned 0)" : s->peer_fin ? "(poll/epoll reported it)"
+		         : "(the connection failed)", p->image ? p->image->comm : "?", pid, went);
+		snprintf(f->fix, sizeof(f->fix), "close the socket when a read returns 0 or an error ends the connection "
+		         "(check every error path of the connection's handler)");
+		return;
+	}
+}
+
 static void usage(FILE *out)
 {
 	fputs("usage: socktrace diagnose [--json] [filters] [PATH...]\n"
@@ -329,17 +399,16 @@ static void frame_text(char *buf, size_t n, struct symb *sy, const struct step *
 int command_diagnose(int argc, char **argv)
 {
 	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	struct filter flt;
 	int json = 0;
 	const struct cmd_opts o = { "diagnose", "j", own, usage, cmd_flag, &json, 0 };
-	int rc = cmd_parse(argc, argv, &o, &flt);
+	struct st_session ss;
+	int rc = st_session_open(&ss, argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct st_file **files;
-	int bad;
-	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
+	struct st_file **files = ss.files;
+	int n = ss.n;
 	if (n == 0) {
-		st_close_traces(files, n);
+		st_session_end(&ss, 0);
 		return 2;
 	}
 	/* one pass: the lifecycle machine, plus what each socket's story needs */
@@ -347,17 +416,31 @@ int command_diagnose(int argc, char **argv)
 	struct sdiag *D = NULL;
 	int capD = 0;
 	struct pstate *ps = NULL;
-	struct st_merge *m = st_merge_new(files, n);
+	struct st_order *m = st_order_new(files, n);
 	const struct st_record *r;
-	uint64_t t0 = 0;
-	int first = 1;
+	uint64_t t0 = UINT64_MAX, t_last = 0;
 	struct step *hung = NULL;
 	int nhung = 0;
-	while ((r = st_merge_next(m))) {
-		if (first)
+	struct tstate *ts_tab = NULL;
+	while ((r = st_order_next(m))) {
+		if (r->ts_enter < t0)
 			t0 = r->ts_enter;
-		first = 0;
+		if (r->complete && r->ts_exit > t_last)
+			t_last = r->ts_exit;
+		if (r->ts_enter > t_last)
+			t_last = r->ts_enter;
 		int pid = r->proc->pid;
+		/* per thread: how many waits it has made (an EAGAIN after a wait is not a spin) */
+		struct tstate *th;
+		uint64_t tkey = (uint64_t)(uint32_t)pid << 32 | r->tid;
+		HASH_FIND(hh, ts_tab, &tkey, sizeof(tkey), th);
+		if (!th) {
+			th = st_xcalloc(1, sizeof(*th));
+			th->key = tkey;
+			HASH_ADD(hh, ts_tab, key, sizeof(th->key), th);
+		}
+		if (st_call_class(r->call) == ST_CL_WAIT)
+			th->waits++;
 		struct pstate *p;
 		HASH_FIND_INT(ps, &pid, p);
 		if (!p) {
@@ -365,11 +448,26 @@ int command_diagnose(int argc, char **argv)
 			p->pid = pid;
 			HASH_ADD_INT(ps, pid, p);
 		}
+		p->image = r->proc;
+		if (r->ts_enter > p->last_ts)
+			p->last_ts = r->ts_enter;
 		if ((r->call == ST_C_SIGNAL || r->call == ST_C_SIGACTION) && r->a[0] == SIGPIPE &&
 		    (!r->complete || r->ret == 0))
 			p->sigpipe = r->a[1] == 0 ? 0 : r->a[1] == 1 ? 1 : 2;
 		struct lc_sock *s = lc_feed(lc, r);
-		if (!r->complete && r->call != ST_C_EXEC && !is_out(r)) {
+		for (; capD < lc_count(lc); capD++) {
+			D = st_xrealloc(D, (size_t)(capD + 1) * sizeof(*D));
+			memset(&D[capD], 0, sizeof(*D));
+		}
+		const struct lc_touch *tv;
+		int nt = lc_touches(lc, &tv);
+		for (int k = 0; k < nt; k++)    /* the peer's FIN as poll/epoll reported it */
+			if ((tv[k].ev & EV_PEER_FIN) && st_call_class(r->call) == ST_CL_WAIT &&
+			    !D[tv[k].s->id - 1].fin.valid) {
+				set_step(&D[tv[k].s->id - 1].fin, r, NULL);
+				D[tv[k].s->id - 1].fin.fd = -1;
+			}
+		if (!r->complete && hang_kind(r)) {
 			hung = st_xrealloc(hung, (size_t)(nhung + 1) * sizeof(*hung));
 			set_step(&hung[nhung], r, NULL);
 			hung[nhung].ret = s ? s->id : 0;
@@ -377,10 +475,6 @@ int command_diagnose(int argc, char **argv)
 		}
 		if (!s)
 			continue;
-		for (; capD < lc_count(lc); capD++) {
-			D = st_xrealloc(D, (size_t)(capD + 1) * sizeof(*D));
-			memset(&D[capD], 0, sizeof(*D));
-		}
 		struct sdiag *d = &D[s->id - 1];
 		int cl = r->call, ok = r->complete && r->ret >= 0;
 		if (is_in(r) && ok && r->ret > 0)
@@ -433,9 +527,10 @@ int command_diagnose(int argc, char **argv)
 			d->bytes_out_at_close = s->bytes_out;
 		}
 		if (r->complete && r->ret < 0 && r->err == EAGAIN) {
-			if (d->eagain_run == 0 || d->eagain_tid != (int)r->tid) {
+			if (d->eagain_run == 0 || d->eagain_tid != (int)r->tid || d->eagain_waits != th->waits) {
 				d->eagain_run = 0;
 				d->eagain_tid = (int)r->tid;
+				d->eagain_waits = th->waits;
 				set_step(&d->eagain_first, r, NULL);
 			}
 			d->eagain_run++;
@@ -447,12 +542,14 @@ int command_diagnose(int argc, char **argv)
 			d->eagain_run = 0;
 		}
 	}
-	st_merge_free(m);
+	st_order_free(m);
 	lc_finish(lc);
-	filter_resolve(&flt, files[0], t0);
+	if (t0 == UINT64_MAX)
+		t0 = 0;
+	filter_resolve(&ss.flt, files[0], t0);
 	for (int i = 0; i < lc_count(lc) && i < capD; i++) {
 		struct lc_sock *s = lc_get(lc, i);
-		if (!filter_match(&flt, s, t0))
+		if (!filter_match(&ss.flt, s, t0))
 			continue;
 		struct sdiag *d = &D[i];
 		explain(lc, s, d, D);
@@ -464,7 +561,7 @@ int command_diagnose(int argc, char **argv)
 			         "with no poll/select/epoll between them: the thread spins", d->eagain_max);
 			snprintf(f->fix, sizeof(f->fix), "wait for readiness (poll/epoll) after EAGAIN instead of retrying at once");
 		}
-		if (d->reads_after_eof) {
+		if (d->reads_after_eof >= EOF_LOOP) {
 			struct finding *f = add_finding(K_READ_AFTER_EOF, s, d->after_eof_read.ts);
 			add_step(f, &d->fin, "read returned 0: end of stream");
 			add_step(f, &d->after_eof_read, "read again after EOF");
@@ -473,24 +570,36 @@ int command_diagnose(int argc, char **argv)
 			snprintf(f->fix, sizeof(f->fix), "treat a 0-byte read as end of stream: stop reading and close "
 			         "(or stop polling the fd for input)");
 		}
-		if (s->end == END_OPEN_AT_EXIT && !s->listening) {
-			struct finding *f = add_finding(K_LEAK, s, s->start_ns);
-			snprintf(f->why, sizeof(f->why), "fd %d (%s -> %s) was still open when the process ended",
-			         s->nfds ? s->fds[s->nfds - 1] : -1, s->local[0] ? s->local : "-", st_sock_peer(s));
-			snprintf(f->fix, sizeof(f->fix), "close it when done (check error paths); harmless if the process "
-			         "was meant to exit with it open");
-		}
+		leak(lc, s, ps);
 	}
 	for (int i = 0; i < nhung; i++) {
 		struct lc_sock *s = hung[i].ret > 0 ? lc_get(lc, (int)hung[i].ret - 1) : NULL;
-		if (s && !filter_match(&flt, s, t0))
+		if (s && !filter_match(&ss.flt, s, t0))
 			continue;
+		/* an exit ended it (other threads were blocked while one exited): no hang. Still
+		 * running: told once it has waited a second. Killed: how long it waited before the
+		 * kill is not known (at least until the trace's last record) */
+		const struct st_pinfo *pi = hung[i].f;
+		int running = pi->running, killed = !running && pi->state != ST_PS_EXITED && pi->state != ST_PS_EXECED;
+		if (!running && !killed)
+			continue;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t end = running ? (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec : t_last;
+		if (running && end < hung[i].ts + HANG_NS)
+			continue;
+		double waited = end > hung[i].ts ? (double)(end - hung[i].ts) / 1e9 : 0.0;
 		struct finding *f = add_finding(K_NEVER_RETURNED, s, hung[i].ts);
 		hung[i].ret = 0;
-		add_step(f, &hung[i], "entered, never returned");
-		snprintf(f->why, sizeof(f->why), "thread %u of %s[%d] was blocked in %s when the trace ended "
-		         "(killed, or still waiting)", hung[i].tid, hung[i].f->comm, hung[i].f->pid,
-		         st_call_name(hung[i].call));
+		char note[160], how[64] = "";
+		if (waited >= 0.001)
+			snprintf(how, sizeof(how), " after %s%.1f s", running ? "" : "at least ", waited);
+		snprintf(note, sizeof(note), "entered, never returned: %s%s", running ? "still waiting" : "killed", how);
+		add_step(f, &hung[i], note);
+		snprintf(f->why, sizeof(f->why), "thread %u of %s[%d] was blocked in %s on %s%s when %s",
+		         hung[i].tid, pi->comm, pi->pid, st_call_name(hung[i].call),
+		         s && s->peer[0] ? s->peer : "its socket", how,
+		         running ? "the trace was read (it is still running)" : "the process was killed");
 		snprintf(f->fix, sizeof(f->fix), "if it hung: put a timeout on it (SO_RCVTIMEO, poll with a timeout) "
 		         "and check what the peer was doing at that time");
 	}
@@ -586,7 +695,6 @@ int command_diagnose(int argc, char **argv)
 	if (!json && nF == 0)
 		printf("no problems found in %d process(es)\n", n);
 	fflush(stdout);
-	st_report_damage(files, n);
 	pager_end();
 	symb_free(sy);
 	int found = nF > 0;
@@ -600,9 +708,13 @@ int command_diagnose(int argc, char **argv)
 		HASH_DEL(ps, p);
 		free(p);
 	}
+	struct tstate *th, *tt;
+	HASH_ITER(hh, ts_tab, th, tt) {
+		HASH_DEL(ts_tab, th);
+		free(th);
+	}
 	lc_free(lc);
-	rc = st_read_status(files, n, bad);
-	st_close_traces(files, n);
+	rc = st_session_end(&ss, 1);
 	if (rc == 2)
 		return 2;
 	return found || rc ? 1 : 0;

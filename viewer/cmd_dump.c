@@ -41,13 +41,12 @@ int command_dump(int argc, char **argv)
 	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
 	int json = 0;
 	const struct cmd_opts o = { "dump", "j", own, usage, cmd_flag, &json, 1 };
-	struct filter flt;
-	int prc = cmd_parse(argc, argv, &o, &flt);
+	struct st_session ss;
+	int prc = st_session_open(&ss, argc, argv, &o);
 	if (prc >= 0)
 		return prc;
-	struct st_file **files;
-	int bad;
-	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
+	struct st_file **files = ss.files;
+	int n = ss.n;
 	struct st_merge *m = st_merge_new(files, n);
 	const struct st_record *r;
 	uint64_t t0 = 0;
@@ -64,8 +63,6 @@ int command_dump(int argc, char **argv)
 	}
 	st_merge_free(m);
 	pager_end();
-	st_report_damage(files, n);
-	int rc = st_read_status(files, n, bad);
-	st_close_traces(files, n);
+	int rc = st_session_end(&ss, 1);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include "decode.h"
 #include "emit.h"
 #include "lifecycle.h"
+#include "order.h"
 #include "symbolize.h"
 #include "util.h"
 
@@ -565,7 +566,11 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 	if (!primary) {
 		/* the other end is traced too: its data is already in the primary's calls; only its
 		 * own FIN or RST is news */
-		if ((ev & EV_ABORTIVE) && !c->rst) {
+		if ((ev & (EV_RESET | EV_EPIPE)) && !c->rst) {
+			/* the primary's end answered with RST */
+			packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, 0, F_RST, NULL, 0, 0, cm);
+			c->rst = 1;
+		} else if ((ev & EV_ABORTIVE) && !c->rst) {
 			packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, 0, F_RST, NULL, 0, 0, cm);
 			c->rst = 1;
 		} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED)) && !c->fin_b && !c->rst && c->syn_done) {
@@ -662,53 +667,54 @@ int command_export(int argc, char **argv)
 {
 	static const struct option own[] = { { "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' }, { 0, 0, 0, 0 } };
-	struct filter flt;
 	struct export_opts eo = { NULL, NULL };
 	const struct cmd_opts o = { "export", "f:o:", own, usage, export_opt, &eo, 0 };
-	int rc = cmd_parse(argc, argv, &o, &flt);
+	struct st_session ss;
+	int rc = st_session_open(&ss, argc, argv, &o);
 	if (rc >= 0)
 		return rc;
 	const struct writer *w = eo.w;
 	const char *outpath = eo.outpath;
 	if (!w) {
 		fprintf(stderr, "socktrace export: --format is required (chrome, jsonl, pcapng)\n");
+		st_session_end(&ss, 0);
 		return 2;
 	}
 	if (!outpath && !strcmp(w->name, "pcapng") && isatty(1)) {
 		fprintf(stderr, "socktrace export: not writing binary pcapng to a terminal: use -o FILE, "
 		        "or a pipe (| tshark -r -)\n");
+		st_session_end(&ss, 0);
 		return 2;
 	}
-	struct st_file **files;
-	int bad;
-	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
+	struct st_file **files = ss.files;
+	int n = ss.n;
 	if (n == 0) {
-		st_close_traces(files, n);
+		st_session_end(&ss, 0);
 		return 2;
 	}
 	FILE *out = outpath ? fopen(outpath, "wb") : stdout;
 	if (!out) {
 		fprintf(stderr, "socktrace export: %s: %s\n", outpath, strerror(errno));
-		st_close_traces(files, n);
+		st_session_end(&ss, 0);
 		return 1;
 	}
 	/* pass 1: which sockets the filters select (memory: one struct per socket) */
 	struct lc *sel = lc_new();
-	uint64_t t0 = st_build_lifetimes(files, n, sel);
-	filter_resolve(&flt, files[0], t0);
-	int filtered = flt.fd >= 0 || flt.pid >= 0 || flt.addr[0] || flt.errors || flt.since_ns >= 0 ||
-	               flt.until_ns >= 0;
+	st_session_lifetimes(&ss, sel);
+	uint64_t t0 = ss.t0;
+	int filtered = ss.flt.fd >= 0 || ss.flt.pid >= 0 || ss.flt.addr[0] || ss.flt.errors || ss.flt.since_ns >= 0 ||
+	               ss.flt.until_ns >= 0;
 	int ns = lc_count(sel);
 	char *keep = st_xcalloc((size_t)ns + 2, 1);
 	for (int i = 0; i < ns; i++)
-		keep[i + 1] = (char)filter_match(&flt, lc_get(sel, i), t0);
+		keep[i + 1] = (char)filter_match(&ss.flt, lc_get(sel, i), t0);
 	/* pass 2: stream */
 	struct export_ctx x = { .out = out, .t0 = t0, .sy = symb_new(), .lc = lc_new(), .w = w };
 	if (w->header)
 		w->header(&x, files, n);
-	struct st_merge *m = st_merge_new(files, n);
+	struct st_order *m = st_order_new(files, n);
 	const struct st_record *r;
-	while ((r = st_merge_next(m))) {
+	while ((r = st_order_next(m))) {
 		struct lc_sock *s = lc_feed(x.lc, r);
 		int ev = lc_events(x.lc);
 		x.t_last = r->ts_exit > r->ts_enter ? r->ts_exit : r->ts_enter;
@@ -716,7 +722,7 @@ int command_export(int argc, char **argv)
 			continue;
 		w->record(&x, r, s, ev);
 	}
-	st_merge_free(m);
+	st_order_free(m);
 	lc_finish(x.lc);
 	if (w->footer)
 		w->footer(&x);
@@ -727,12 +733,10 @@ int command_export(int argc, char **argv)
 		fflush(out);
 	if (werr)
 		fprintf(stderr, "socktrace export: writing %s failed\n", outpath ? outpath : "standard output");
-	st_report_damage(files, n);
 	symb_free(x.sy);
 	lc_free(x.lc);
 	lc_free(sel);
 	free(keep);
-	rc = st_read_status(files, n, bad);
-	st_close_traces(files, n);
+	rc = st_session_end(&ss, 1);
 	return rc ? rc : werr;
 }

@@ -94,16 +94,14 @@ int command_info(int argc, char **argv)
 {
 	static const struct option none[] = { { 0, 0, 0, 0 } };
 	const struct cmd_opts o = { "info", "", none, usage, NULL, NULL, 1 };
-	struct filter flt;
-	int rc = cmd_parse(argc, argv, &o, &flt);
+	struct st_session ss;
+	int rc = st_session_open(&ss, argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct st_file **files;
-	int bad;
-	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
+	struct st_file **files = ss.files;
+	int n = ss.n;
 	for (int i = 0; i < n; i++)
 		show(files[i]);
-	rc = st_read_status(files, n, bad);
-	st_close_traces(files, n);
+	rc = st_session_end(&ss, 0);
 	return rc;
 }

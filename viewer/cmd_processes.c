@@ -75,13 +75,12 @@ int command_processes(int argc, char **argv)
 {
 	static const struct option none[] = { { 0, 0, 0, 0 } };
 	const struct cmd_opts o = { "processes", "", none, usage, NULL, NULL, 1 };
-	struct filter flt;
-	int rc = cmd_parse(argc, argv, &o, &flt);
+	struct st_session ss;
+	int rc = st_session_open(&ss, argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct st_file **files;
-	int bad;
-	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
+	struct st_file **files = ss.files;
+	int n = ss.n;
 	struct st_merge *m = st_merge_new(files, n);   /* counts records per process */
 	while (st_merge_next(m))
 		;
@@ -99,8 +98,6 @@ int command_processes(int argc, char **argv)
 		memcpy(f->procs, byid, (size_t)f->nprocs * sizeof(*byid));
 		free(byid);
 	}
-	st_report_damage(files, n);
-	rc = st_read_status(files, n, bad);
-	st_close_traces(files, n);
+	rc = st_session_end(&ss, 1);
 	return rc;
 }

@@ -118,18 +118,15 @@ static void usage(FILE *out)
 int command_sockets(int argc, char **argv)
 {
 	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	struct filter f;
 	int json = 0;
 	const struct cmd_opts o = { "sockets", "j", own, usage, cmd_flag, &json, 0 };
-	int rc = cmd_parse(argc, argv, &o, &f);
+	struct st_session ss;
+	int rc = st_session_open(&ss, argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct st_file **files;
-	int bad;
-	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
 	struct lc *lc = lc_new();
-	uint64_t t0 = st_build_lifetimes(files, n, lc);
-	filter_resolve(&f, n ? files[0] : NULL, t0);
+	st_session_lifetimes(&ss, lc);
+	uint64_t t0 = ss.t0;
 	if (!json) {
 		pager_start();
 		printf("%s%4s %7s %-12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6s %8s %8s %-12s %s%s\n",
@@ -138,7 +135,7 @@ int command_sockets(int argc, char **argv)
 	}
 	for (int i = 0; i < lc_count(lc); i++) {
 		struct lc_sock *s = lc_get(lc, i);
-		if (!filter_match(&f, s, t0))
+		if (!filter_match(&ss.flt, s, t0))
 			continue;
 		if (json)
 			sock_json(s);
@@ -146,10 +143,8 @@ int command_sockets(int argc, char **argv)
 			sock_text(s, t0);
 	}
 	fflush(stdout);
-	st_report_damage(files, n);
 	pager_end();
 	lc_free(lc);
-	rc = st_read_status(files, n, bad);
-	st_close_traces(files, n);
+	rc = st_session_end(&ss, 1);
 	return rc;
 }

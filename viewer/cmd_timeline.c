@@ -11,14 +11,51 @@
 #include "xalloc.h"
 #include "decode.h"
 #include "lifecycle.h"
+#include "order.h"
 #include "symbolize.h"
 #include "util.h"
 
+/* A selected socket's lines: written as they come (in effect order), listed by time. */
+struct tl_line { uint64_t ts, seq; size_t off, len; };
 struct tl_out {
 	char *buf;
 	size_t len;
 	FILE *f;                        /* open_memstream into buf, NULL if not selected */
+	struct tl_line *lines;
+	size_t nlines, cap;
 };
+
+static void line_begin(struct tl_out *o, uint64_t ts, uint64_t seq)
+{
+	if (o->nlines == o->cap) {
+		o->cap = o->cap ? o->cap * 2 : 16;
+		o->lines = st_xrealloc(o->lines, o->cap * sizeof(*o->lines));
+	}
+	fflush(o->f);
+	o->lines[o->nlines++] = (struct tl_line){ ts, seq, o->len, 0 };
+}
+
+static void line_end(struct tl_out *o)
+{
+	fflush(o->f);
+	struct tl_line *l = &o->lines[o->nlines - 1];
+	l->len = o->len - l->off;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct tl_line *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static const char *fin_text(int how)
+{
+	return how == FIN_RDHUP ? "peer sent FIN (reported by poll/epoll as RDHUP)"
+	       : how == FIN_HUP ? "peer hung up (reported by poll/epoll as HUP)"
+	       : "peer sent FIN: end of stream (read returned 0)";
+}
 
 static void state_lines(FILE *o, int ev, const struct lc_sock *s)
 {
@@ -27,7 +64,9 @@ static void state_lines(FILE *o, int ev, const struct lc_sock *s)
 		{ EV_CONNECTING, "connecting (non-blocking; completion comes with poll/SO_ERROR)" },
 		{ EV_CONNECTED, "connected" },
 		{ EV_ACCEPTED, "accepted" },
-		{ EV_PEER_FIN, "peer sent FIN: end of stream" },
+		{ EV_PEER_FIN, NULL },
+		{ EV_HANGUP, "hung up: both directions closed" },
+		{ EV_SOCK_ERROR, "error pending on the socket (reported by poll/epoll)" },
 		{ EV_HALF_CLOSED, "half-closed: we sent FIN" },
 		{ EV_REFUSED, "connection refused" },
 		{ EV_TIMED_OUT, "timed out" },
@@ -35,10 +74,14 @@ static void state_lines(FILE *o, int ev, const struct lc_sock *s)
 		{ EV_EPIPE, "broken pipe: the peer is gone" },
 		{ EV_ABORTIVE, "abortive close (SO_LINGER 0): RST sent" },
 		{ EV_CLOSED, "closed" },
+		{ EV_EXIT_CLOSED, "closed by the process's exit" },
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		if (ev & lines[i].bit) {
-			fprintf(o, "%s%27s-- %s", st_col(C_YELLOW), "", lines[i].text);
+			if (lines[i].bit == EV_HANGUP && (ev & EV_PEER_FIN) && s->peer_fin == FIN_HUP)
+				continue;
+			fprintf(o, "%s%27s-- %s", st_col(C_YELLOW), "",
+			        lines[i].text ? lines[i].text : fin_text(s->peer_fin));
 			if (lines[i].bit == EV_CONNECTED || lines[i].bit == EV_ACCEPTED)
 				fprintf(o, " %s %s", lines[i].bit == EV_ACCEPTED ? "from" : "to", st_sock_peer(s));
 			fprintf(o, "%s\n", st_col(C_RESET));
@@ -70,9 +113,9 @@ static void stack_lines(FILE *o, struct symb *sy, const struct st_record *r)
 	}
 }
 
-static void record_line(FILE *o, const struct st_record *r, uint64_t t0)
+static void record_line(FILE *o, const struct st_record *r, uint64_t ts, uint64_t t0)
 {
-	fprintf(o, "  %+12.6f %7d:%-7u ", st_rel_s(r->ts_enter, t0), r->proc->pid, r->tid);
+	fprintf(o, "  %+12.6f %7d:%-7u ", st_rel_s(ts, t0), r->proc->pid, r->tid);
 	if (!r->complete || r->err)
 		fputs(st_col(C_RED), o);
 	st_print_call(o, r);
@@ -93,69 +136,81 @@ static void usage(FILE *out)
 int command_timeline(int argc, char **argv)
 {
 	static const struct option own[] = { { "stack", no_argument, NULL, 's' }, { 0, 0, 0, 0 } };
-	struct filter f;
 	int stack = 0;
 	const struct cmd_opts o = { "timeline", "s", own, usage, cmd_flag, &stack, 0 };
-	int rc = cmd_parse(argc, argv, &o, &f);
+	struct st_session ss;
+	int rc = st_session_open(&ss, argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct st_file **files;
-	int bad;
-	int n = st_open_traces(argc - optind, argv + optind, &files, &bad);
+	struct st_file **files = ss.files;
+	int n = ss.n;
 	/* pass 1: lifetimes, to know which are selected; pass 2: the same machine again, with
 	 * each selected socket's lines collected (memory: the output, not the trace) */
 	struct lc *lc = lc_new();
-	uint64_t t0 = st_build_lifetimes(files, n, lc);
-	filter_resolve(&f, n ? files[0] : NULL, t0);
+	st_session_lifetimes(&ss, lc);
+	uint64_t t0 = ss.t0;
 	int ns = lc_count(lc);
 	struct tl_out *out = st_xcalloc((size_t)ns + 1, sizeof(*out));
 	for (int i = 0; i < ns; i++)
-		if (filter_match(&f, lc_get(lc, i), t0))
+		if (filter_match(&ss.flt, lc_get(lc, i), t0))
 			out[i].f = open_memstream(&out[i].buf, &out[i].len);
 	struct symb *sy = stack ? symb_new() : NULL;
 	struct lc *lc2 = lc_new();
-	struct st_merge *m = st_merge_new(files, n);
+	struct st_order *m = st_order_new(files, n);
 	const struct st_record *r;
-	while ((r = st_merge_next(m))) {
-		struct lc_sock *s = lc_feed(lc2, r);
-		struct lc_sock *both[2] = { s, lc_also(lc2) };
-		for (int k = 0; k < 2; k++) {
-			if (!both[k] || both[k]->id > ns || !out[both[k]->id - 1].f)
+	uint64_t seq = 0;
+	while ((r = st_order_next(m))) {
+		lc_feed(lc2, r);
+		const struct lc_touch *tv;
+		int nt = lc_touches(lc2, &tv);
+		/* a wait is listed where it returned, with what it reported; a call where it began */
+		uint64_t ts = st_call_class(r->call) == ST_CL_WAIT ? st_effect_ns(r) : r->ts_enter;
+		if (ts == UINT64_MAX)
+			ts = r->ts_enter;
+		for (int k = 0; k < nt; k++) {
+			struct lc_sock *s = tv[k].s;
+			if (s->id > ns || !out[s->id - 1].f)
 				continue;
-			FILE *sf = out[both[k]->id - 1].f;
-			record_line(sf, r, t0);
+			struct tl_out *to = &out[s->id - 1];
+			line_begin(to, ts, seq++);
+			record_line(to->f, r, ts, t0);
 			if (sy)
-				stack_lines(sf, sy, r);
-			if (k == 0)
-				state_lines(sf, lc_events(lc2), s);
+				stack_lines(to->f, sy, r);
+			state_lines(to->f, tv[k].ev, s);
+			line_end(to);
 		}
 	}
-	st_merge_free(m);
+	st_order_free(m);
 	lc_finish(lc2);
 	pager_start();
 	for (int i = 0; i < ns; i++) {
 		if (!out[i].f)
 			continue;
 		fclose(out[i].f);
+		qsort(out[i].lines, out[i].nlines, sizeof(*out[i].lines), by_time);
 		struct lc_sock *s = lc_get(lc2, i);
 		const char *fam = s->family >= 0 ? st_family_name(s->family) : NULL;
 		printf("%ssocket %d%s  %s[%d] fd", st_col(C_BOLD), s->id, st_col(C_RESET), s->comm, s->pid);
 		for (int k = 0; k < s->nfds; k++)
 			printf("%s%d", k ? "," : " ", s->fds[k]);
-		printf("  %s  %s -> %s  (%s)  ended: %s\n", fam ? fam : "?", s->local[0] ? s->local : "-",
-		       st_sock_peer(s), st_origin_name(s->origin), lc_end_name(s->end));
-		fwrite(out[i].buf, 1, out[i].len, stdout);
+		printf("  %s  %s -> %s  (%s%s%s)  ended: %s%s\n", fam ? fam : "?", s->local[0] ? s->local : "-",
+		       st_sock_peer(s), s->role ? lc_role_name(s->role) : "", s->role ? ", " : "",
+		       st_origin_name(s->origin), lc_end_name(s->end), st_holders_text(s));
+		if (s->stdio)
+			printf("  %s(on stdin/stdout/stderr: bytes moved through stdio are not seen; counts may be short)%s\n",
+			       st_col(C_DIM), st_col(C_RESET));
+		for (size_t k = 0; k < out[i].nlines; k++)
+			fwrite(out[i].buf + out[i].lines[k].off, 1, out[i].lines[k].len, stdout);
 		putchar('\n');
 		free(out[i].buf);
+		free(out[i].lines);
 	}
 	fflush(stdout);
-	st_report_damage(files, n);
 	pager_end();
 	symb_free(sy);
 	free(out);
 	lc_free(lc);
 	lc_free(lc2);
-	rc = st_read_status(files, n, bad);
-	st_close_traces(files, n);
+	rc = st_session_end(&ss, 1);
 	return rc;
 }

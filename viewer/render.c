@@ -84,3 +84,18 @@ const char *st_sock_peer(const struct lc_sock *s)
 		return s->peers[0];
 	return s->pair_id > 0 ? "(socketpair)" : "-";
 }
+
+const char *st_holders_text(const struct lc_sock *s)
+{
+	static char buf[160];
+	buf[0] = 0;
+	if (!s->nholders || (s->end != END_OPEN_AT_EXIT && s->end != END_PROCESS_DIED &&
+	                     s->end != END_STILL_OPEN))
+		return buf;
+	size_t n = (size_t)snprintf(buf, sizeof(buf), " (held by pid");
+	for (int i = 0; i < s->nholders && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %d", i ? "," : "", s->holders[i]);
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, ")");
+	return buf;
+}

@@ -1,10 +1,12 @@
 /* What every reading command does around its work: open the traces named on its command line
  * (or found in the directories named), say what could not be read, rebuild the socket
  * lifetimes, and turn what happened into the one exit status socktrace(1) documents. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "lifecycle.h"
+#include "order.h"
 #include "reader.h"
 #include "session.h"
 #include "xalloc.h"
@@ -83,17 +85,42 @@ void st_report_damage(struct st_file **files, int n)
 /* Run every record through the lifecycle machine. Returns the first record's time. */
 uint64_t st_build_lifetimes(struct st_file **files, int n, struct lc *lc)
 {
-	struct st_merge *m = st_merge_new(files, n);
+	struct st_order *o = st_order_new(files, n);
 	const struct st_record *r;
-	uint64_t t0 = 0;
-	int first = 1;
-	while ((r = st_merge_next(m))) {
-		if (first)
+	uint64_t t0 = UINT64_MAX;
+	while ((r = st_order_next(o))) {
+		if (r->ts_enter < t0)
 			t0 = r->ts_enter;
-		first = 0;
 		lc_feed(lc, r);
 	}
-	st_merge_free(m);
+	st_order_free(o);
 	lc_finish(lc);
-	return t0;
+	return t0 == UINT64_MAX ? 0 : t0;
+}
+
+int st_session_open(struct st_session *s, int argc, char **argv, const struct cmd_opts *o)
+{
+	*s = (struct st_session){ 0 };
+	int rc = cmd_parse(argc, argv, o, &s->flt);
+	if (rc >= 0)
+		return rc;
+	s->n = st_open_traces(argc - optind, argv + optind, &s->files, &s->bad);
+	return -1;
+}
+
+void st_session_lifetimes(struct st_session *s, struct lc *lc)
+{
+	s->t0 = st_build_lifetimes(s->files, s->n, lc);
+	filter_resolve(&s->flt, s->n ? s->files[0] : NULL, s->t0);
+}
+
+int st_session_end(struct st_session *s, int report)
+{
+	if (report)
+		st_report_damage(s->files, s->n);
+	int rc = st_read_status(s->files, s->n, s->bad);
+	st_close_traces(s->files, s->n);
+	s->files = NULL;
+	s->n = 0;
+	return rc;
 }

@@ -4,8 +4,30 @@
 
 #include <stdint.h>
 
+#include "util.h"
+
 struct st_file;
 struct lc;
+
+/* A reading command's inputs: the traces named on its command line and its filters. */
+struct st_session {
+	struct st_file **files;
+	int n;                          /* traces opened */
+	int bad;                        /* some path could not be read */
+	struct filter flt;
+	uint64_t t0;                    /* the first record's time (after st_session_lifetimes) */
+};
+
+/* Parse the command line (o: the command's own options; the filters unless o->no_filters),
+ * then open the traces it names. -1: go on; otherwise the exit status to return now. */
+int st_session_open(struct st_session *s, int argc, char **argv, const struct cmd_opts *o);
+
+/* The socket lifetimes of the whole session into lc; sets t0 and resolves the filters'
+ * times against it. */
+void st_session_lifetimes(struct st_session *s, struct lc *lc);
+
+/* Say what could not be shown (report: 1), close, and return the exit status. */
+int st_session_end(struct st_session *s, int report);
 
 /* Open every trace named (or found in named directories; none: ./socktrace.data); prints one
  * line per path that could not be opened. Returns the number opened; *bad is set when any

@@ -12,6 +12,7 @@
 #include "decode.h"
 #include "emit.h"
 #include "lifecycle.h"
+#include "order.h"
 #include "reader.h"
 
 #define SIZE_ARG  (1u << 20)
@@ -133,10 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static FILE *null;
 	if (!null)
 		null = fopen("/dev/null", "w");
-	struct st_merge *m = st_merge_new(&f, 1);
+	struct st_order *m = st_order_new(&f, 1);
 	struct lc *lc = lc_new();
 	const struct st_record *r;
-	while ((r = st_merge_next(m))) {
+	while ((r = st_order_next(m))) {
 		lc_feed(lc, r);
 		st_print_call(null, r);
 		struct emit e;
@@ -147,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	lc_finish(lc);
 	lc_free(lc);
-	st_merge_free(m);
+	st_order_free(m);
 	st_file_close(f);
 	return 0;
 }

@@ -8,7 +8,8 @@
  *   scenarios shut-write     writing after our own shutdown(SHUT_WR): EPIPE
  *   scenarios blocked        a thread blocks in recv forever (the test kills the process)
  *   scenarios eagain N       N non-blocking recvs in a row without waiting
- *   scenarios eof-reads      reads again after the peer's FIN */
+ *   scenarios eof-reads [N]  reads N times (3) after the peer's FIN
+ *   scenarios close-wait-leak  forgets to close a connection its client closed, serves another */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -234,9 +235,28 @@ int main(int argc, char **argv)
 		int s, c = pair_tcp(&s);
 		close(c);
 		char b[8];
-		for (int i = 0; i < 3; i++)
+		int n = argc > 2 ? atoi(argv[2]) : 3;
+		for (int i = 0; i < n; i++)
 			read(s, b, sizeof(b));
 		close(s);
+	} else if (!strcmp(m, "close-wait-leak")) {
+		/* a server that forgets to close a connection whose client has gone, then serves
+		 * another one: the first socket sits in CLOSE_WAIT */
+		int port;
+		int l = listen_any(SOCK_STREAM, &port, NULL);
+		for (int k = 0; k < 2; k++) {
+			int c = connect_port(SOCK_STREAM, port);
+			int s = accept(l, NULL, NULL);
+			send(c, "bye", 3, 0);
+			close(c);
+			char b[8];
+			while (read(s, b, sizeof(b)) > 0)
+				;
+			if (k == 1)
+				close(s);       /* the second one is closed properly */
+		}
+		close(l);
+		printf("served 2\n");
 	} else {
 		fprintf(stderr, "unknown scenario\n");
 		return 2;
