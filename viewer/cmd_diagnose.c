@@ -193,7 +193,7 @@ static struct lc_sock *peer_of(struct lc *lc, const struct lc_sock *s)
 		return NULL;
 	for (int i = 0; i < lc_count(lc); i++) {
 		struct lc_sock *o = lc_get(lc, i);
-		if (o != s && !strcmp(o->local, s->peer) && !strcmp(o->peer, s->local))
+		if (o != s && st_addr_eq(o->local, s->peer) && st_addr_eq(o->peer, s->local))
 			return o;
 	}
 	return NULL;

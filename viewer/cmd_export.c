@@ -439,12 +439,14 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *prima
 	if (s->id <= p->nby && p->by_sock[s->id])
 		return p->by_sock[s->id];
 	struct endpoint a, b;
-	const char *peer = s->peer[0] ? s->peer : s->npeers ? s->peers[0] : "";
-	if (s->type != SOCK_STREAM || parse_ep(s->local, &a) || parse_ep(peer, &b) || a.family != b.family)
+	char pb[160], lb[160];
+	const char *peer = st_addr_plain(s->peer[0] ? s->peer : s->npeers ? s->peers[0] : "", pb, sizeof(pb));
+	const char *local = st_addr_plain(s->local, lb, sizeof(lb));
+	if (s->type != SOCK_STREAM || parse_ep(local, &a) || parse_ep(peer, &b) || a.family != b.family)
 		return NULL;
 	char key[300];
-	int lt = strcmp(s->local, peer) < 0;
-	snprintf(key, sizeof(key), "%s|%s", lt ? s->local : peer, lt ? peer : s->local);
+	int lt = strcmp(local, peer) < 0;
+	snprintf(key, sizeof(key), "%s|%s", lt ? local : peer, lt ? peer : local);
 	struct conn *c;
 	HASH_FIND_STR(p->conns, key, c);
 	if (c) {

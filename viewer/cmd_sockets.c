@@ -52,6 +52,7 @@ static void sock_json(const struct lc_sock *s)
 	if (s->pair_id > 0)
 		o->kv_int(&e, "pair", s->pair_id);
 	o->kv_str(&e, "origin", st_origin_name(s->origin));
+	o->kv_str(&e, "role", s->role ? lc_role_name(s->role) : NULL);
 	o->kv_int(&e, "start_ns", (int64_t)s->start_ns);
 	o->kv_int(&e, "end_ns", (int64_t)s->end_ns);
 	o->kv_int(&e, "calls", (int64_t)s->calls);
@@ -66,6 +67,16 @@ static void sock_json(const struct lc_sock *s)
 	}
 	o->end_list(&e);
 	o->kv_str(&e, "end", lc_end_name(s->end));
+	o->begin_list(&e, "holders");
+	for (int i = 0; i < s->nholders; i++)
+		o->kv_int(&e, NULL, s->holders[i]);
+	o->end_list(&e);
+	if (s->peer_fin)
+		o->kv_str(&e, "peer_fin", s->peer_fin == FIN_READ0 ? "read0" : s->peer_fin == FIN_RDHUP ? "rdhup" : "hup");
+	if (s->stdio)
+		o->kv_bool(&e, "stdio", 1);
+	if (s->handed_off)
+		o->kv_bool(&e, "handed_off", 1);
 	o->end_obj(&e);
 	putchar('\n');
 }

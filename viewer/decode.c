@@ -506,3 +506,25 @@ void st_print_call(FILE *out, const struct st_record *r)
 	else
 		fprintf(out, " <%.1f us>", (double)d / 1e3);
 }
+
+const char *st_addr_plain(const char *a, char *buf, size_t n)
+{
+	/* "[::ffff:10.0.0.1]:80" -> "10.0.0.1:80": a dual-stack listener sees IPv4 peers so */
+	const char *close;
+	if (strncmp(a, "[::ffff:", 8) != 0 || !(close = strstr(a, "]:")))
+		return a;
+	size_t hl = (size_t)(close - (a + 8));
+	int dots = 0;
+	for (size_t i = 0; i < hl; i++)
+		dots += a[8 + i] == '.';
+	if (dots != 3)
+		return a;
+	snprintf(buf, n, "%.*s:%s", (int)hl, a + 8, close + 2);
+	return buf;
+}
+
+int st_addr_eq(const char *a, const char *b)
+{
+	char x[160], y[160];
+	return !strcmp(st_addr_plain(a, x, sizeof(x)), st_addr_plain(b, y, sizeof(y)));
+}

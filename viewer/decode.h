@@ -20,7 +20,10 @@ int st_rec_bytes(const struct st_record *r, int64_t *bytes);   /* 1 out, -1 in, 
 const char *st_errno_name(int err);          /* "EPIPE"; NULL for 0 */
 const char *st_family_name(int family);
 const char *st_socktype_name(int type);       /* "SOCK_STREAM"; NULL if unknown */
-const char *st_origin_name(int origin);       /* enum st_origin: "accept"... */
+const char *st_origin_name(int origin);
+/* An address as text with IPv4-mapped IPv6 written as IPv4 (buf when changed); equality so. */
+const char *st_addr_plain(const char *a, char *buf, size_t n);
+int st_addr_eq(const char *a, const char *b);       /* enum st_origin: "accept"... */
 void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen);
 void st_fmt_flags(uint64_t v, const void *table, char *out, size_t outlen);
 
