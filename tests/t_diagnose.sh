@@ -85,6 +85,8 @@ run_case diagnose_blocked_thread t_diag_blocked
 t_diag_loops() {
 	traced "$W/a" "$TB/scenarios" eagain 300 > /dev/null || return 1
 	expect_eq "EAGAIN loop" "$(diag a | $Q count kind=eagain_busy_loop)" 1 || return 1
+	traced "$W/a2" "$TB/scenarios" eagain 300 poll > /dev/null || return 1
+	"$VIEW" diagnose a2 > a2.txt; expect_eq "EAGAIN after a poll each time: no finding" $? 0 || return 1
 	traced "$W/b" "$TB/scenarios" eof-reads 20 > /dev/null || return 1
 	expect_eq "reads after EOF" "$(diag b | $Q count kind=read_after_eof)" 1 || return 1
 	traced "$W/b2" "$TB/scenarios" eof-reads 3 > /dev/null || return 1

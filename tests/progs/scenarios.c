@@ -7,7 +7,7 @@
  *   scenarios unread-close   a server closes with unread data: the client's read gets ECONNRESET
  *   scenarios shut-write     writing after our own shutdown(SHUT_WR): EPIPE
  *   scenarios blocked        a thread blocks in recv forever (the test kills the process)
- *   scenarios eagain N       N non-blocking recvs in a row without waiting
+ *   scenarios eagain N [poll]  N non-blocking recvs in a row without waiting (or each after a poll)
  *   scenarios eof-reads [N]  reads N times (3) after the peer's FIN
  *   scenarios close-wait-leak  forgets to close a connection its client closed, serves another */
 #include <fcntl.h>
@@ -149,8 +149,14 @@ int main(int argc, char **argv)
 		int sv[2];
 		socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
 		char b;
-		for (int i = 0; i < n; i++)
+		int wait = argc > 3 && !strcmp(argv[3], "poll");
+		for (int i = 0; i < n; i++) {
+			if (wait) {     /* a readiness wait between: no spin, whatever it says */
+				struct pollfd pf = { sv[1], POLLIN, 0 };
+				poll(&pf, 1, 0);
+			}
 			recv(sv[1], &b, 1, 0);
+		}
 		printf("spun %d times\n", n);
 	} else if (!strcmp(m, "retry-refused")) {
 		for (int i = 0; i < 3; i++) {
