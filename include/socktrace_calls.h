@@ -23,7 +23,10 @@
  * end, epoll_ctl's target, epoll_wait's epoll fd, dup's old fd. ret is the call's result
  * (the new fd of accept, dup; the child's pid of fork; getaddrinfo's EAI code). An exec that
  * worked never completes; signal/sigaction's a2 bit 63 marks the disposition found when the
- * process got its entry; inherited and unseen are sockets met open, not calls.
+ * process got its entry; inherited and unseen are sockets met open, not calls; sockstate is
+ * what the kernel held for a socket just before it was closed, and right after a call on it
+ * failed with EPIPE or ECONNRESET: bytes received and not read (SIOCINQ), bytes sent and not
+ * acknowledged (SIOCOUTQ), TCP state (tcpi_state, 0 when not TCP).
  */
 #define ST_CALLS(X)                                                                                   \
 	X(SOCKET, "socket", CREATE, (FAMILY, "domain"), (SOCKTYPE, "type"), (INT, "protocol"), 0, 0, 0)  \
@@ -84,7 +87,9 @@
 	X(INHERITED, "inherited", FOUND, (FAMILY, "domain"), (SOCKTYPE, "type"), (INT, "protocol"), 0, 0, \
 	  0)                                                                                          \
 	X(UNSEEN, "unseen", FOUND, (FAMILY, "domain"), (SOCKTYPE, "type"), (INT, "protocol"), 0, 0, 0)  \
-	X(EXIT, "exit", PROCESS, (INT32, "status"), (NONE, 0), (NONE, 0), 0, 0, 0)
+	X(EXIT, "exit", PROCESS, (INT32, "status"), (NONE, 0), (NONE, 0), 0, 0, 0)                      \
+	X(SOCKSTATE, "sockstate", STATE, (UINT32, "unread"), (UINT32, "unsent"), (TCPSTATE, "state"), 0, 0, \
+	  0)
 
 /*
  * Every symbol libsocktrace.so exports is a row's name or listed here, with the row it records
@@ -101,7 +106,7 @@
 	A(dlopen, NONE) A(dlclose, NONE) A(setuid, NONE) A(setgid, NONE) A(seteuid, NONE)            \
 	A(setegid, NONE) A(setreuid, NONE) A(setregid, NONE) A(setresuid, NONE) A(setresgid, NONE)   \
 	A(chroot, NONE) A(prctl, NONE) A(pipe2, NONE) A(syscall, NONE)
-#define ST_NO_SYMBOL "exec", "inherited", "unseen", "exit"
+#define ST_NO_SYMBOL "exec", "inherited", "unseen", "exit", "sockstate"
 
 /* What a call does to a socket. */
 enum st_class {
@@ -127,6 +132,7 @@ enum st_class {
 	ST_CL_RESOLVE,      /* getaddrinfo */
 	ST_CL_SIGNAL,       /* signal, sigaction on SIGPIPE */
 	ST_CL_PROCESS,      /* fork, vfork, posix_spawn, exec, exit */
+	ST_CL_STATE,        /* sockstate: the kernel's queues at a close or a connection error */
 };
 
 /* How a scalar argument is shown. */
@@ -134,7 +140,7 @@ enum st_argkind {
 	ST_AK_NONE, ST_AK_INT, ST_AK_INT32, ST_AK_UINT32, ST_AK_NONZERO, ST_AK_FAMILY, ST_AK_SOCKTYPE,
 	ST_AK_SOCKFLAGS, ST_AK_MSGFLAGS, ST_AK_SHUTHOW, ST_AK_FCNTLCMD, ST_AK_FCNTLARG, ST_AK_IOCTLREQ,
 	ST_AK_LEVEL, ST_AK_OPTNAME, ST_AK_OPTVAL, ST_AK_EPOLLOP, ST_AK_EPOLLEV, ST_AK_SPLICEDIR,
-	ST_AK_SIGNUM, ST_AK_HANDLER, ST_AK_SIGFLAGS,
+	ST_AK_SIGNUM, ST_AK_HANDLER, ST_AK_SIGFLAGS, ST_AK_TCPSTATE,
 };
 
 enum st_callid {

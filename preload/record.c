@@ -2,7 +2,13 @@
  * span moved on meanwhile, by a separate exit record that names the entry). */
 #include "st_preload.h"
 
+#include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 
 #define FIXED ((unsigned)sizeof(struct st_rec))
 
@@ -244,4 +250,34 @@ void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
 		st_sock_addrs(fd, &c, 1, 1);
 	st_done(&c);
 	errno = saved;
+}
+
+/* What the kernel holds for a socket (its queues and TCP state), as a sockstate record: just
+ * before a close, and after a call failed with EPIPE or ECONNRESET. Three syscalls of our own,
+ * never on the data path; none under seccomp. */
+void st_sockstate(int fd)
+{
+	if (st_g.seccomp || !st_g.on || fd < 0)
+		return;
+	int saved = errno, inq = 0, outq = 0;
+	struct { uint8_t state, ca_state, retransmits, probes; uint32_t pad[60]; } ti;
+	socklen_t tl = sizeof(ti);
+	if (syscall(SYS_ioctl, fd, SIOCINQ, &inq) != 0) {
+		errno = saved;
+		return;
+	}
+	syscall(SYS_ioctl, fd, SIOCOUTQ, &outq);
+	memset(&ti, 0, sizeof(ti));
+	if (syscall(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0)
+		ti.state = 0;
+	st_event(ST_C_SOCKSTATE, fd, (uint32_t)inq, (uint32_t)outq, ti.state, 0);
+	errno = saved;
+}
+
+/* After a traced call failed: the kernel's view of a connection that broke. */
+void st_after_error(int call, int fd, int err)
+{
+	if ((err == EPIPE || err == ECONNRESET) && st_tls.nesting == 0 && call != ST_C_SOCKSTATE &&
+	    fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_SOCK)
+		st_sockstate(fd);
 }

@@ -228,6 +228,8 @@ void st_enter_slow(struct st_call *c);
 void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t);
 void st_done_slow(struct st_call *c);
 void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret);
+void st_sockstate(int fd);
+void st_after_error(int call, int fd, int err);
 
 /*
  * Begin recording `call` on `fd`; `extra` bounds the TLV bytes the caller adds with st_put

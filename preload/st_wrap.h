@@ -30,6 +30,8 @@
 		st_exit(&c, (long)r);                                                        \
 		exit_code;                                                                   \
 		st_done(&c);                                                                 \
+		if (unlikely((long)r < 0))                                                   \
+			st_after_error(id, fd, errno);                                           \
 		return r;                                                                    \
 	} while (0)
 

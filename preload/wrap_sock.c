@@ -167,6 +167,9 @@ ST_EXPORT int close(int fd)
 {
 	if (unlikely(st_tls.nesting > 0) && st_fw_active(__builtin_return_address(0)))
 		return (int)st_unw_io('c', fd, 0);
+	/* what is left unread or unsent is what the close throws away */
+	if (fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_SOCK && st_tls.nesting == 0)
+		st_sockstate(fd);
 	if (!claim(fd))
 		return REAL(close)(fd);
 	TRACED(int, ST_C_CLOSE, fd, 0, 0, 0, 0, REAL(close)(fd), NOTHING, NOTHING);

@@ -20,6 +20,7 @@ run_case() {  # run_case NAME FUNCTION
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1)); echo "ok   $name ($((SECONDS - start))s)"
+		rm -rf "$dir"   # (traces are 64 MiB each: only failures keep theirs)
 	elif [ $rc -eq 77 ]; then
 		skip=$((skip + 1)); echo "skip $name: $(tail -n 1 "$dir/log")"
 	else

@@ -90,6 +90,14 @@ const char *st_family_name(int f)
 	return NULL;
 }
 
+const char *st_tcp_state_name(int st)
+{
+	static const char *const n[] = { NULL, "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
+	                                  "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK",
+	                                  "LISTEN", "CLOSING" };
+	return st >= 0 && st < (int)(sizeof(n) / sizeof(n[0])) ? n[st] : NULL;
+}
+
 const char *st_origin_name(int o)
 {
 	static const char *const n[ST_OR_COUNT] = { "none", "socket", "accept", "socketpair",
@@ -433,6 +441,7 @@ static void emit_arg(struct emit *e, const struct st_record *r, int kind, const 
 	case ST_AK_SIGNUM: kv_name(e, key, v == SIGPIPE ? "SIGPIPE" : NULL, v); break;
 	case ST_AK_HANDLER: kv_handler(e, r->a[n]); break;
 	case ST_AK_SIGFLAGS: if (r->a[n] >> 63) o->kv_bool(e, "at_start", 1); break;
+	case ST_AK_TCPSTATE: if (v) kv_name(e, key, st_tcp_state_name((int)v), v); break;
 	}
 }
 

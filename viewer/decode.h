@@ -21,6 +21,7 @@ const char *st_errno_name(int err);          /* "EPIPE"; NULL for 0 */
 const char *st_family_name(int family);
 const char *st_socktype_name(int type);       /* "SOCK_STREAM"; NULL if unknown */
 const char *st_origin_name(int origin);
+const char *st_tcp_state_name(int state);       /* tcpi_state: "CLOSE_WAIT"; NULL if unknown */
 /* An address as text with IPv4-mapped IPv6 written as IPv4 (buf when changed); equality so. */
 const char *st_addr_plain(const char *a, char *buf, size_t n);
 int st_addr_eq(const char *a, const char *b);       /* enum st_origin: "accept"... */

@@ -892,6 +892,14 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 	case ST_CL_ALIAS: h_alias(&x); break;
 	case ST_CL_PROCESS: h_process(lc, r, p); break;
 	case ST_CL_SIGNAL: case ST_CL_RESOLVE: break;
+	case ST_CL_STATE: {     /* the kernel's queues: shown with the socket, not a call of it */
+		struct fdent *e = r->fd >= 0 ? fd_find(lc, p->pid, r->fd) : NULL;
+		if (e) {
+			lc->primary = e->s;
+			touch(lc, e->s, 0);
+		}
+		break;
+	}
 	default: {
 		if (r->fd < 0)
 			break;
