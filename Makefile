@@ -62,7 +62,7 @@ $(B)/asan/socktrace: $(VIEWER_SRC) $(HDRS)
 		-fno-omit-frame-pointer -o $@ $(VIEWER_SRC) -ldw -lelf
 
 # test programs (tests/progs): plain C with frame info, one built FORTIFY, one C++
-TPROGS := invisible brokenpipe threads forkexec sighandler busy classic pingpong dlopener allcalls scenarios benchcall torture conns harm
+TPROGS := invisible brokenpipe threads forkexec sighandler busy classic pingpong dlopener allcalls scenarios benchcall torture conns harm patterns
 TEST_BINS := $(TPROGS:%=$(B)/tests/%) $(B)/tests/exceptions $(B)/tests/fortify $(B)/tests/libearly.so \
              $(B)/tests/libstub.so
 $(B)/tests/%: tests/progs/%.c tests/progs/common.h

@@ -126,3 +126,69 @@ t_diag_real_pair() {
 		|| fail "curl's close not in the chain: $(head -n 1 f.json)"
 }
 run_case diagnose_real_http_server_client_timeout t_diag_real_pair
+
+# ---- the patterns people hit, each with both ends traced (tests/progs/patterns.c) ----
+
+# pattern DIR MODE: trace the pattern, its findings as JSON in DIR.json
+pattern() { traced "$W/$1" "$TB/patterns" "$2" > "$1.out" 2>&1; diag "$1" > "$1.json"; }
+
+# steps_of FILE: the first finding's steps, "call ret errno note-start" a line
+steps_of() { head -n 1 "$1" | python3 -c 'import json,sys; f=json.load(sys.stdin); [print(s["call"], s["ret"], s["errno"] or "-", (s["note"] or "")[:40], sep="|") for s in f["steps"]]'; }
+
+t_pat_idle() {
+	pattern a idle-reuse || return 1
+	expect_eq "kind" "$(head -n 1 a.json | $Q values kind)" idle_timeout || return 1
+	expect_eq "the client's finding" "$(head -n 1 a.json | $Q values role)" client || return 1
+	expect_eq "the chain, in time order" "$(steps_of a.json | cut -d'|' -f1-3)" "recv|7|-
+close|0|-
+send|6|-
+recv|0|-
+send|-1|EPIPE" || return 1
+	expect_eq "what each step was" "$(steps_of a.json | cut -d'|' -f4 | cut -c1-20 | tr '\n' '/')" \
+		"last exchange before/the peer closed its /our request/read returned 0: the/EPIPE (SIGPIPE ignor/" || return 1
+	head -n 1 a.json | $Q values explanation | grep -Eq "had closed [0-9.]+ ms earlier: idle timeout \(the connection sat idle [0-9.]+ ms\)" \
+		|| fail "$(head -n 1 a.json)" || return 1
+	head -n 1 a.json | grep -q '"where":"idle_reuse (inlined in main) (tests/progs/patterns.c:53)"' || fail "location: $(head -n 1 a.json)"
+}
+run_case diagnose_pattern_idle_timeout t_pat_idle
+
+t_pat_half_close() {
+	pattern a half-close-linger || return 1
+	expect_eq "kind" "$(head -n 1 a.json | $Q values kind)" rst_after_half_close || return 1
+	expect_eq "the server's finding" "$(head -n 1 a.json | $Q values role)" server || return 1
+	expect_eq "the chain, in time order" "$(steps_of a.json | cut -d'|' -f1-3)" "shutdown|0|-
+recv|100|-
+recv|0|-
+close|0|-
+write|-1|EPIPE" || return 1
+	head -n 1 a.json | $Q values explanation | grep -q "the RST shows up as EPIPE on the next write, not as ECONNRESET" || fail "$(head -n 1 a.json)"
+}
+run_case diagnose_pattern_rst_after_half_close t_pat_half_close
+
+t_pat_proxy() {
+	pattern a proxy || return 1
+	expect_eq "kind" "$(head -n 1 a.json | $Q values kind)" upstream_closed_by_proxy || return 1
+	head -n 1 a.json | $Q values explanation | grep -Eq "the proxy patterns\[[0-9]+\] \(127.0.0.1:[0-9]+\) closed this connection [0-9.]+ (us|ms) after its own client \(127.0.0.1:[0-9]+\) went away" \
+		|| fail "$(head -n 1 a.json)" || return 1
+	expect_eq "the chain" "$(steps_of a.json | cut -d'|' -f1-3)" "recv|18|-
+close|0|-
+send|24|-
+send|-1|EPIPE"
+}
+run_case diagnose_pattern_proxy_upstream t_pat_proxy
+
+t_pat_no_reply() {
+	pattern a no-reply || return 1
+	expect_eq "kind" "$(head -n 1 a.json | $Q values kind)" eof_no_reply || return 1
+	expect_eq "the client's finding" "$(head -n 1 a.json | $Q values role)" client || return 1
+	head -n 1 a.json | $Q values explanation | grep -Eq "closed the connection [0-9.]+ (us|ms) after our request without a reply" || fail "$(head -n 1 a.json)"
+}
+run_case diagnose_pattern_eof_no_reply t_pat_no_reply
+
+t_pat_abortive() {
+	traced "$W/a" "$TB/scenarios" linger0 > /dev/null || return 1
+	diag a > a.json
+	expect_eq "kind" "$(head -n 1 a.json | $Q values kind)" abortive_close || return 1
+	$Q values steps < a.json | head -n 1 | grep -q "the peer closed with SO_LINGER {1,0}: abortive close, RST" || fail "$(head -n 1 a.json)"
+}
+run_case diagnose_pattern_abortive_close t_pat_abortive

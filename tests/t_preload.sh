@@ -264,7 +264,8 @@ t_no_ring_without_socket_calls() {
 	wait
 	"$VIEW" processes r2 > p.txt || return 1
 	expect_eq "one process traced: dd, which wrote to the socket" "$(awk '{print $2}' p.txt)" "dd" || return 1
-	expect_eq "inherited, written, closed" "$(dump r2 | $Q values call fd=1 | tr '\n' ' ')" "inherited write close "
+	expect_eq "inherited, written, the queues at close, closed" "$(dump r2 | $Q values call fd=1 | tr '\n' ' ')" \
+		"inherited write sockstate close "
 }
 run_case no_ring_without_socket_calls t_no_ring_without_socket_calls
 

@@ -151,14 +151,11 @@ static void why(struct story *x, struct finding *f)
 		secs(t1, sizeof(t1), d->before_idle.valid ? d->before_idle.ts : 0, d->idle_out.ts);
 		if (pd && pd->close.valid)
 			secs(t2, sizeof(t2), pd->close.ts, d->idle_out.ts);
-		snprintf(f->why, sizeof(f->why), "the client sent a request on a connection the server (%s) had closed%s%s: "
+		snprintf(f->why, sizeof(f->why), "the client sent a request on a connection the server (%s) had closed%s%s%s: "
 		         "idle timeout (the connection sat idle %s); the request \"succeeded\" into the send buffer, "
 		         "the server's kernel answered with RST%s", peer, pd && pd->close.valid ? " " : "",
-		         pd && pd->close.valid ? t2 : "", t1, x->err == EPIPE ? ", and the next write failed" : "");
-		if (pd && pd->close.valid) {
-			size_t l = strlen(f->why);
-			snprintf(f->why + l, sizeof(f->why) - l, " (the server closed it %s before)", t2);
-		}
+		         pd && pd->close.valid ? t2 : "", pd && pd->close.valid ? " earlier" : "", t1,
+		         x->err == EPIPE ? ", and the next write failed" : "");
 		snprintf(f->fix, sizeof(f->fix), "a pooled or kept-alive connection can be closed by the server at any time: "
 		         "check it before reuse (or retry once on EPIPE/ECONNRESET/EOF), or keep the client's idle time "
 		         "below the server's timeout");
@@ -289,13 +286,9 @@ void detect_no_reply(struct diag *g, struct lc_sock *s)
 	if (idle) {
 		secs(t1, sizeof(t1), pd && pd->close.valid ? pd->close.ts : d->request.ts, d->request.ts);
 		snprintf(f->why, sizeof(f->why), "the client sent a request on a connection idle for %.1f s, which the "
-		         "server (%s) had closed%s%s: idle timeout; the request got end-of-stream, no reply",
+		         "server (%s) had closed%s%s%s: idle timeout; the request got end-of-stream, no reply",
 		         (double)d->idle_ns / 1e9, who(s), pd && pd->close.valid ? " " : "",
-		         pd && pd->close.valid ? t1 : "");
-		if (pd && pd->close.valid) {
-			size_t l = strlen(f->why);
-			snprintf(f->why + l, sizeof(f->why) - l, " (%s before the request)", t1);
-		}
+		         pd && pd->close.valid ? t1 : "", pd && pd->close.valid ? " earlier" : "");
 		snprintf(f->fix, sizeof(f->fix), "a kept-alive connection can be closed by the server at any time: check it "
 		         "before reuse (or retry once on EOF/EPIPE/ECONNRESET), or keep the client's idle time below the "
 		         "server's timeout");

@@ -962,7 +962,8 @@ const struct st_record *st_merge_next(struct st_merge *m)
 	if ((++f->records & 0x1fff) == 0)
 		drop_ring(f);
 	if (m->out->proc)
-		((struct st_pinfo *)m->out->proc)->records++;
+		if (m->out->call != ST_C_SOCKSTATE)    /* (the kernel's queues: no call of its own) */
+			((struct st_pinfo *)m->out->proc)->records++;
 	if (!m->out->complete && m->out->call != ST_C_EXEC) {  /* an exec that worked never returns */
 		f->incomplete++;
 		if (m->out->proc)

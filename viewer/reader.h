@@ -41,7 +41,8 @@ struct st_pinfo {
 	uint32_t cmdline_len;
 	struct st_module *mods;         /* its own modules (fork children: those it loaded) */
 	int nmods;
-	uint64_t records;               /* records of this process handed out by the last merge */
+	uint64_t records;               /* calls of this process handed out by the last merge (sockstate
+	                                 * records, the kernel's queues, are not calls) */
 	uint64_t incomplete;            /* of which calls that never returned (exec aside) */
 };
 

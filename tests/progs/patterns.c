@@ -1,0 +1,185 @@
+/* The connection problems people hit, each as a small client/server pair in two processes
+ * (both traced), for diagnose's scenario tests:
+ *   patterns idle-reuse          the server closes a connection idle 300 ms; the client sends a
+ *                                request on it after 700 ms: EOF, then EPIPE
+ *   patterns half-close-linger   the client sends, shuts down its sending side, reads 10 bytes of
+ *                                the reply and closes with SO_LINGER {1,0}: the server's next
+ *                                write fails with EPIPE
+ *   patterns proxy               client -> proxy -> slow upstream; the client gives up after
+ *                                150 ms, the proxy closes the upstream connection, the upstream's
+ *                                late reply fails
+ *   patterns no-reply            the server reads the request and closes without a reply */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+static int accept_one(int l)
+{
+	return accept(l, NULL, NULL);
+}
+
+static void msleep(int ms)
+{
+	usleep((useconds_t)ms * 1000);
+}
+
+static int idle_reuse(void)
+{
+	int port, l = listen_any(SOCK_STREAM, &port, NULL);
+	pid_t p = fork();
+	if (p == 0) {                           /* the server: 300 ms idle timeout */
+		int s = accept_one(l);
+		char b[64];
+		if (recv(s, b, sizeof(b), 0) > 0)
+			send(s, "+PONG\r\n", 7, 0);
+		struct pollfd pf = { s, POLLIN, 0 };
+		if (poll(&pf, 1, 300) == 0)
+			close(s);                       /* idle too long */
+		msleep(1500);
+		_exit(0);
+	}
+	close(l);
+	signal(SIGPIPE, SIG_IGN);
+	int c = connect_port(SOCK_STREAM, port);
+	char b[64];
+	send(c, "PING\r\n", 6, 0);
+	recv(c, b, sizeof(b), 0);
+	msleep(700);                            /* idle: the server closes meanwhile */
+	ssize_t w = send(c, "PING\r\n", 6, 0);
+	ssize_t r = recv(c, b, sizeof(b), 0);
+	ssize_t w2 = send(c, "PING\r\n", 6, 0);
+	printf("after idle: send %zd, recv %zd, send %zd\n", w, r, w2);
+	close(c);
+	waitpid(p, NULL, 0);
+	return 0;
+}
+
+static int half_close_linger(void)
+{
+	int port, l = listen_any(SOCK_STREAM, &port, NULL);
+	pid_t p = fork();
+	if (p == 0) {                           /* the server: reads to EOF, then replies */
+		signal(SIGPIPE, SIG_IGN);
+		int s = accept_one(l);
+		char b[256], reply[4000];
+		memset(reply, 'r', sizeof(reply));
+		while (recv(s, b, sizeof(b), 0) > 0)
+			;
+		ssize_t w1 = write(s, reply, sizeof(reply));
+		msleep(100);
+		ssize_t w2 = write(s, reply, sizeof(reply));
+		msleep(100);
+		ssize_t w3 = write(s, reply, sizeof(reply));
+		printf("server writes: %zd %zd %zd\n", w1, w2, w3);
+		close(s);
+		_exit(0);
+	}
+	close(l);
+	int c = connect_port(SOCK_STREAM, port);
+	char req[100], b[10];
+	memset(req, 'q', sizeof(req));
+	send(c, req, sizeof(req), 0);
+	shutdown(c, SHUT_WR);                   /* half-close: "that is all" */
+	recv(c, b, sizeof(b), MSG_WAITALL);     /* reads 10 bytes of the reply ... */
+	msleep(50);
+	struct linger lg = { 1, 0 };
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(c);                               /* ... and drops the rest: RST */
+	waitpid(p, NULL, 0);
+	return 0;
+}
+
+static int proxy(void)
+{
+	int uport, pport;
+	int ul = listen_any(SOCK_STREAM, &uport, NULL), pl = listen_any(SOCK_STREAM, &pport, NULL);
+	pid_t up = fork();
+	if (up == 0) {                          /* the upstream: answers after 400 ms */
+		signal(SIGPIPE, SIG_IGN);
+		int s = accept_one(ul);
+		char b[256];
+		recv(s, b, sizeof(b), 0);
+		msleep(400);
+		ssize_t w1 = send(s, "HTTP/1.0 200 OK\r\n\r\nlate", 24, 0);
+		msleep(50);
+		ssize_t w2 = send(s, "more", 4, 0);
+		printf("upstream sends: %zd %zd\n", w1, w2);
+		close(s);
+		_exit(0);
+	}
+	pid_t px = fork();
+	if (px == 0) {                          /* the proxy: forwards, gives up with its client */
+		int cs = accept_one(pl);
+		int us = connect_port(SOCK_STREAM, uport);
+		char b[256];
+		ssize_t n = recv(cs, b, sizeof(b), 0);
+		send(us, b, (size_t)n, 0);
+		struct pollfd pf[2] = { { cs, POLLIN | POLLRDHUP, 0 }, { us, POLLIN, 0 } };
+		while (poll(pf, 2, 2000) > 0) {
+			if (pf[0].revents & (POLLRDHUP | POLLHUP)) {
+				close(us);              /* the client went: so does the upstream request */
+				close(cs);
+				break;
+			}
+			if (pf[1].revents & POLLIN) {
+				n = recv(us, b, sizeof(b), 0);
+				if (n <= 0)
+					break;
+				send(cs, b, (size_t)n, 0);
+			}
+		}
+		_exit(0);
+	}
+	close(ul);
+	close(pl);
+	int c = connect_port(SOCK_STREAM, pport);
+	send(c, "GET / HTTP/1.0\r\n\r\n", 18, 0);
+	struct pollfd pf = { c, POLLIN, 0 };
+	if (poll(&pf, 1, 150) == 0)
+		printf("client: gave up after 150 ms\n");
+	close(c);
+	waitpid(px, NULL, 0);
+	waitpid(up, NULL, 0);
+	return 0;
+}
+
+static int no_reply(void)
+{
+	int port, l = listen_any(SOCK_STREAM, &port, NULL);
+	pid_t p = fork();
+	if (p == 0) {
+		int s = accept_one(l);
+		char b[64];
+		recv(s, b, sizeof(b), 0);
+		close(s);                           /* no reply */
+		_exit(0);
+	}
+	close(l);
+	int c = connect_port(SOCK_STREAM, port);
+	char b[64];
+	send(c, "GET /\r\n", 7, 0);
+	ssize_t r = recv(c, b, sizeof(b), 0);
+	printf("reply: %zd bytes\n", r);
+	close(c);
+	waitpid(p, NULL, 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(m, "idle-reuse"))
+		return idle_reuse();
+	if (!strcmp(m, "half-close-linger"))
+		return half_close_linger();
+	if (!strcmp(m, "proxy"))
+		return proxy();
+	if (!strcmp(m, "no-reply"))
+		return no_reply();
+	fprintf(stderr, "usage: patterns idle-reuse|half-close-linger|proxy|no-reply\n");
+	return 2;
+}
