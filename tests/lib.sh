@@ -47,3 +47,40 @@ trace_size_is() {
 	local got; got=$(stat -c %s "$1")
 	[ "$got" -le "$2" ] && [ "$got" -gt $(($2 - 65536)) ] || fail "trace size $got, asked for $2"
 }
+
+# ---- real servers (t_healthy.sh, t_diagnose.sh) ----
+
+hneed() { for p in "$@"; do command -v "$p" > /dev/null || { echo "$p not installed (tests/deps.sh --test)"; return 77; }; done; }
+
+hport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+listening() {  # listening PORT: until a socket listens there (10 s at most)
+	for _ in $(seq 200); do
+		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	fail "nothing listening on port $1"
+}
+
+PRE() { echo env SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB"; }
+
+nginx_conf() {  # nginx_conf PORT BODY: a config in $W/ngx, workers as www-data when root
+	mkdir -p "$W/ngx/www" "$W/ngx/tmp" && head -c 4096 /dev/urandom > "$W/ngx/www/f.bin"
+	chmod -R a+rX "$W/ngx"
+	local user=""
+	[ "$(id -u)" -eq 0 ] && id www-data > /dev/null 2>&1 && user="user www-data;"
+	cat > "$W/ngx/nginx.conf" <<EOF
+$user
+worker_processes 2;
+daemon off;
+error_log $W/ngx/error.log;
+pid $W/ngx/nginx.pid;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $W/ngx/tmp; proxy_temp_path $W/ngx/tmp; fastcgi_temp_path $W/ngx/tmp;
+  uwsgi_temp_path $W/ngx/tmp; scgi_temp_path $W/ngx/tmp;
+  $2
+}
+EOF
+}

@@ -192,3 +192,109 @@ t_pat_abortive() {
 	$Q values steps < a.json | head -n 1 | grep -q "the peer closed with SO_LINGER {1,0}: abortive close, RST" || fail "$(head -n 1 a.json)"
 }
 run_case diagnose_pattern_abortive_close t_pat_abortive
+
+# ---- the four problems of the issue, with real programs ----
+
+# nginx as a proxy (workers as www-data when root) in front of a slow python upstream; curl
+# gives up after 1 s: the upstream's failed reply is traced back to nginx closing it because
+# its own client went away
+t_real_proxy() {
+	hneed nginx curl python3 ss || return $?
+	local port up; port=$(hport); up=$(hport)
+	cat > slow.py <<PY
+import http.server, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(2)
+        self.send_response(200); self.end_headers()
+        for i in range(64):
+            self.wfile.write(b"x" * 65536)
+http.server.HTTPServer(("127.0.0.1", $up), H).serve_forever()
+PY
+	$(PRE) python3 slow.py > up.log 2>&1 &
+	local upid=$!
+	nginx_conf "$port" "server { listen 127.0.0.1:$port; location / { proxy_pass http://127.0.0.1:$up; } }"
+	$(PRE) nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" 2> /dev/null &
+	local np=$!
+	listening "$port" && listening "$up" || return 1
+	$(PRE) curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$port/"
+	sleep 2.5
+	kill $np; wait $np 2> /dev/null
+	kill $upid; wait $upid 2> /dev/null
+	diag rings > f.json
+	local k; k=$($Q values kind < f.json | head -n 1)
+	expect_eq "kind" "$k" upstream_closed_by_proxy || fail "$(head -c 1500 f.json)" || return 1
+	expect_eq "the upstream's finding" "$(head -n 1 f.json | $Q values role)" server || return 1
+	head -n 1 f.json | $Q values explanation | grep -Eq "the proxy nginx\[[0-9]+\] \(127.0.0.1:[0-9]+\) closed this connection .* after its own client \(127.0.0.1:[0-9]+\) went away, 1\.[0-9]+ s after sending its request" \
+		|| fail "$(head -n 1 f.json)" || return 1
+	python3 - f.json <<'PY' || return 1
+import json, sys
+f = json.loads(open(sys.argv[1]).readline())
+ts = [s["ts_ns"] for s in f["steps"]]
+assert ts == sorted(ts), "steps out of order"
+calls = [(s["call"], s["errno"]) for s in f["steps"]]
+assert calls[0][0] in ("recv", "recv_into", "read", "recvfrom"), calls
+assert any(c == "close" for c, e in calls), calls
+assert calls[-1][1] in ("EPIPE", "ECONNRESET"), calls
+PY
+	# nginx's own side: nothing wrong (it did what a proxy should), and no false leak
+	expect_eq "findings only on the upstream" "$($Q values pid < f.json | sort -u)" "$upid"
+}
+run_case diagnose_real_nginx_proxy_client_gave_up t_real_proxy
+
+# redis with "timeout 1": an idle python client and redis-cli each send after 2.5 s idle
+t_real_redis_idle() {
+	hneed redis-server redis-cli python3 ss || return $?
+	local port; port=$(hport)
+	$(PRE) redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --timeout 1 --logfile "$W/redis.log" &
+	local sp=$!
+	listening "$port" || return 1
+	(echo PING; sleep 2.5; echo PING) | $(PRE) redis-cli -p "$port" > cli.txt 2>&1
+	$(PRE) python3 - "$port" <<'PY' > py.txt 2>&1
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"PING\r\n"); s.recv(100)
+time.sleep(2.5)
+s.send(b"PING\r\n")
+print("reply", s.recv(100))
+try:
+    s.send(b"PING\r\n")
+except OSError as e:
+    print(e)
+PY
+	kill $sp; wait $sp 2> /dev/null
+	diag rings > f.json
+	expect_eq "two idle-timeout findings, no other" "$($Q values kind < f.json | sort | uniq -c | tr -s ' ')" " 2 idle_timeout" || fail "$(cat f.json)" || return 1
+	expect_eq "both clients" "$($Q values role < f.json | sort -u)" client || return 1
+	grep -q '"comm"' f.json; $Q values explanation < f.json | grep -Eq "had closed [0-9.]+ (ms|s) earlier: idle timeout" || fail "$(cat f.json)" || return 1
+	# redis-cli's EOF, located in redis-cli; redis's own close named as the program was run
+	grep -q '"call":"recv","ret":0,"errno":null,"where":"redisNetRead \[redis-cli\]"' f.json || fail "$(cat f.json)" || return 1
+	grep -q '"where":"redis-server+0x' f.json || fail "redis-server not named as run: $(cat f.json)"
+}
+run_case diagnose_real_redis_idle_timeout t_real_redis_idle
+
+# python http.server sends a large file; the client reads 16 bytes and closes
+t_real_unread() {
+	hneed python3 ss || return $?
+	mkdir www && head -c 8000000 /dev/zero > www/big.bin
+	local port; port=$(hport)
+	(cd www && exec $(PRE) python3 -m http.server --bind 127.0.0.1 "$port") > server.log 2>&1 &
+	local sp=$!
+	listening "$port" || return 1
+	$(PRE) python3 - "$port" <<'PY' || return 1
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+print(len(s.recv(16)))
+s.close()
+PY
+	sleep 0.5
+	kill $sp; wait $sp 2> /dev/null
+	"$VIEW" diagnose --json --pid $sp rings > f.json
+	local k; k=$($Q values kind < f.json | head -n 1)
+	expect_eq "kind" "$k" reset_by_unread_data || fail "$(head -c 1500 f.json)" || return 1
+	head -n 1 f.json | $Q values explanation | grep -Eq "the client \(127.0.0.1:[0-9]+\) closed .* after its request .* while [0-9]+ byte\(s\) of our reply were still unread in its receive buffer" \
+		|| fail "$(head -n 1 f.json)" || return 1
+	head -n 1 f.json | $Q values steps | grep -Eq "the peer closed with [0-9]+ byte\(s\) unread in its receive buffer: the kernel sent RST" || fail "$(head -n 1 f.json)"
+}
+run_case diagnose_real_python_unread_reply t_real_unread

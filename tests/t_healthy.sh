@@ -4,18 +4,6 @@
 # ports and stopped by their pid; nobody probes a port (a probe would be a connection too):
 # readiness is read from the kernel's listening sockets.
 
-hneed() { for p in "$@"; do command -v "$p" > /dev/null || { echo "$p not installed (tests/deps.sh --test)"; return 77; }; done; }
-
-hport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-listening() {  # listening PORT: until a socket listens there (10 s at most)
-	for _ in $(seq 200); do
-		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
-		sleep 0.05
-	done
-	fail "nothing listening on port $1"
-}
-
 # healthy DIR [SERVER_COMM CLIENT_COMM MIN]: the checks every case ends with
 healthy() {
 	"$VIEW" diagnose "$1" > diag.txt 2> diag.err
@@ -29,7 +17,6 @@ healthy() {
 	fi
 }
 
-PRE() { echo env SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB"; }
 
 t_h_python_ab() {
 	hneed python3 ab ss || return $?
@@ -44,27 +31,6 @@ t_h_python_ab() {
 	healthy rings python3 ab 300
 }
 run_case healthy_python_http_server_ab t_h_python_ab
-
-nginx_conf() {  # nginx_conf PORT BODY: a config in $W/ngx, workers as www-data when root
-	mkdir -p "$W/ngx/www" "$W/ngx/tmp" && head -c 4096 /dev/urandom > "$W/ngx/www/f.bin"
-	chmod -R a+rX "$W/ngx"
-	local user=""
-	[ "$(id -u)" -eq 0 ] && id www-data > /dev/null 2>&1 && user="user www-data;"
-	cat > "$W/ngx/nginx.conf" <<EOF
-$user
-worker_processes 2;
-daemon off;
-error_log $W/ngx/error.log;
-pid $W/ngx/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $W/ngx/tmp; proxy_temp_path $W/ngx/tmp; fastcgi_temp_path $W/ngx/tmp;
-  uwsgi_temp_path $W/ngx/tmp; scgi_temp_path $W/ngx/tmp;
-  $2
-}
-EOF
-}
 
 t_h_nginx_static() {
 	hneed nginx ab ss || return $?

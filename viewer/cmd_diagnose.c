@@ -123,14 +123,20 @@ static void frame_text(char *buf, size_t n, struct symb *sy, const struct step *
 	buf[0] = 0;
 	if (!s->nframes)
 		return;
-	const struct symres *r = NULL;
+	/* the first frame past the runtime with a source line, else past it at all (not the
+	 * start-up code), else the innermost */
+	const struct symres *r = NULL, *any = NULL;
 	for (int i = 0; i < s->nframes && !r; i++) {
 		const struct symres *c = symb_lookup(sy, s->f, s->frames[i]);
-		if (!runtime_frame(c))
+		if (runtime_frame(c) || (c->func && (!strcmp(c->func, "_start") || !strncmp(c->func, "__libc_start", 12))))
+			continue;
+		if (c->file)
 			r = c;
+		else if (!any)
+			any = c;
 	}
 	if (!r)
-		r = symb_lookup(sy, s->f, s->frames[0]);
+		r = any ? any : symb_lookup(sy, s->f, s->frames[0]);
 	const char *mod = module_name(s->f, r->module);
 	if (r->func && r->file)
 		snprintf(buf, n, "%s (%s:%d)", r->func, r->file, r->line);
