@@ -217,6 +217,7 @@ enum st_tlv {
 	ST_T_EPOLL,      /* struct { uint32 events; uint32 pad; uint64 data; } array */
 	ST_T_U64,        /* a uint64 result (getsockopt value, bytes of mmsg, child pid) */
 	ST_T_LATE_OF,    /* uint64 stream position of the entry record an exit record completes */
+	ST_T_INJECT,     /* what SOCKTRACE_INJECT did to this call ("error=EPIPE") */
 };
 
 struct st_tlv_hdr {

@@ -140,7 +140,7 @@ static uint64_t parse_size(const char *s, int *ok)
 #define DEFAULT_SIZE (64ull << 20)
 
 static const char *const known_vars[] = { "SOCKTRACE_DIR", "SOCKTRACE_SIZE", "SOCKTRACE_STACK_DEPTH",
-                                          "SOCKTRACE_PAYLOAD", "SOCKTRACE_SAID" };
+                                          "SOCKTRACE_PAYLOAD", "SOCKTRACE_SAID", "SOCKTRACE_INJECT" };
 
 /* A SOCKTRACE_ variable we do not know is most likely a typo of one we do. */
 static void unknown_vars(void)
@@ -155,7 +155,7 @@ static void unknown_vars(void)
 			known |= strlen(known_vars[i]) == n && !strncmp(*e, known_vars[i], n);
 		if (!known)
 			st_say_once(ST_SAY_VAR, "socktrace: unknown variable %.*s ignored (known: SOCKTRACE_DIR, "
-			            "SOCKTRACE_SIZE, SOCKTRACE_STACK_DEPTH, SOCKTRACE_PAYLOAD)", (int)n, *e);
+			            "SOCKTRACE_SIZE, SOCKTRACE_STACK_DEPTH, SOCKTRACE_PAYLOAD, SOCKTRACE_INJECT)", (int)n, *e);
 	}
 }
 
@@ -231,6 +231,7 @@ void st_after_fork_child(void)
 	if (st_g.attach_lock == 1)
 		st_g.attach_lock = 0;
 	st_fd_report_inherited_forget();
+	st_inject_fork_child();
 }
 
 /* Started under a seccomp filter already (a sandboxed service, a child of a sandbox)? */

@@ -84,6 +84,7 @@ struct st_tls {
 	                                 * progress: kept, so a call blocked for an hour while a
 	                                 * signal handler writes still has its entry */
 	int tid;
+	uint64_t inj_cap;               /* short= in force for the call being made: bytes at most */
 	uint32_t gen;                   /* st_g.gen this thread's state belongs to */
 	uint32_t next_blocks;           /* size of the next span this thread claims */
 	int npending;
@@ -229,6 +230,37 @@ void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t);
 void st_done_slow(struct st_call *c);
 void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret);
 void st_sockstate(int fd);
+
+/* ---- fault injection: inject.c ---- */
+extern int st_inj_on;               /* 1 while rules may apply (until read and found none) */
+struct st_inj {
+	int fired, skip;                /* a rule picked the call; the call is not made */
+	uint64_t delay_ns;              /* delay=: slept inside the call, before the real one */
+	long ret;
+	int err;
+	const char *text;               /* "error=EPIPE", recorded with the call */
+};
+int st_inject_pre(int call, int fd, uint64_t a1, struct st_inj *out);
+long st_inject_result(const struct st_inj *in, int call, uint64_t a1);
+void st_inject_sleep(uint64_t ns);
+void st_inject_after(int call, int fd, uint64_t a1, long ret);
+void st_inject_forget(int fd);
+void st_inject_fork_child(void);
+size_t st_cap_len(size_t n);
+struct iovec;
+const struct iovec *st_cap_iov(const struct iovec *iov, int n, int *outn);
+
+/* The class of a call (the catalogue's), for the preload's few decisions by class. */
+static inline int st_class_of(int call)
+{
+	static const unsigned char cls[] = {
+		0,
+#define ST_X_PCLS(id, name, c, ...) ST_CL_##c,
+		ST_CALLS(ST_X_PCLS)
+#undef ST_X_PCLS
+	};
+	return call > 0 && call < (int)sizeof(cls) ? cls[call] : -1;
+}
 void st_after_error(int call, int fd, int err);
 
 /*

@@ -5,6 +5,7 @@
 #include "st_preload.h"
 
 #include <signal.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* The real libc function, bound on first use (works before our constructor ran). */
@@ -18,22 +19,61 @@
  * `enter_code` runs before the call (st_put of arguments), `exit_code` after it, with the
  * result in `r` (errno is saved and restored around both).
  */
-#define TRACED(type, id, fd, a0, a1, a2, extra, realcall, enter_code, exit_code)     \
+/*
+ * The body of a traced call. With fault-injection rules (st_inj_on) a second copy of it runs,
+ * which may delay, cut, replace or precede the real call; without, one predictable branch.
+ * In `realcall`, ST_CAP(len) and ST_IOV/ST_IOVCNT apply short= (constants in the plain copy).
+ */
+#define TRACED_BODY(inj_body_, type, id, fd, a0, a1, a2, extra, realcall, enter_code, exit_code) \
 	do {                                                                             \
+		struct st_inj inj_ = { 0, 0, 0, 0, 0, NULL };                                \
+		if (inj_body_)                                                               \
+			st_inject_pre(id, fd, (uint64_t)(a1), &inj_);                            \
 		struct st_call c;                                                            \
 		if (!st_begin(&c, id, fd, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2),    \
-		              extra))                                                        \
-			return realcall;                                                         \
+		              (extra) + (inj_.fired ? 48u : 0u))) {                          \
+			if (inj_.delay_ns)                                                       \
+				st_inject_sleep(inj_.delay_ns);                                      \
+			type r0_ = inj_.skip ? (type)st_inject_result(&inj_, id, (uint64_t)(a1)) \
+			                     : realcall;                                          \
+			if (inj_body_)                                                           \
+				st_inject_after(id, fd, (uint64_t)(a1), (long)r0_);                  \
+			return r0_;                                                              \
+		}                                                                            \
 		enter_code;                                                                  \
+		if (inj_.fired)                                                              \
+			st_put(&c, ST_T_INJECT, inj_.text, (unsigned)strlen(inj_.text));         \
 		st_enter(&c);                                                                \
-		type r = realcall;                                                           \
+		if (inj_.delay_ns)                                                           \
+			st_inject_sleep(inj_.delay_ns);                                          \
+		type r = inj_.skip ? (type)st_inject_result(&inj_, id, (uint64_t)(a1))       \
+		                   : realcall;                                                \
 		st_exit(&c, (long)r);                                                        \
 		exit_code;                                                                   \
 		st_done(&c);                                                                 \
+		if (inj_body_)                                                               \
+			st_inject_after(id, fd, (uint64_t)(a1), (long)r);                        \
 		if (unlikely((long)r < 0))                                                   \
 			st_after_error(id, fd, errno);                                           \
 		return r;                                                                    \
 	} while (0)
+
+#define TRACED(type, id, fd, a0, a1, a2, extra, realcall, enter_code, exit_code)     \
+	do {                                                                             \
+		if (unlikely(__atomic_load_n(&st_inj_on, __ATOMIC_RELAXED))) {               \
+			const int st_injecting_ = 1;                                             \
+			(void)st_injecting_;                                                     \
+			TRACED_BODY(1, type, id, fd, a0, a1, a2, extra, realcall, enter_code,    \
+			            exit_code);                                                  \
+		}                                                                            \
+		const int st_injecting_ = 0;                                                 \
+		(void)st_injecting_;                                                         \
+		TRACED_BODY(0, type, id, fd, a0, a1, a2, extra, realcall, enter_code,        \
+		            exit_code);                                                      \
+	} while (0)
+
+/* short=: a length cut to the rule's bound, only in the injecting copy of the body */
+#define ST_CAP(n) (st_injecting_ ? st_cap_len(n) : (n))
 
 #define NOTHING ((void)0)
 

@@ -42,7 +42,7 @@ REAL_DECL(ssize_t, __read_chk, (int, void *, size_t, size_t))
 ST_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	st_is_sock(fd);
-	TRACED(ssize_t, ST_C_SEND, fd, len, flags, 0, st_pay(len), REAL(send)(fd, buf, len, flags),
+	TRACED(ssize_t, ST_C_SEND, fd, len, flags, 0, st_pay(len), REAL(send)(fd, buf, ST_CAP(len), flags),
 	       NOTHING, KEEP(buf, r));
 }
 
@@ -51,7 +51,7 @@ ST_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const s
 {
 	st_is_sock(fd);
 	TRACED(ssize_t, ST_C_SENDTO, fd, len, flags, 0, 2 * ADDR_ROOM + st_pay(len),
-	       REAL(sendto)(fd, buf, len, flags, sa, alen), st_put_addr(&c, ST_T_ADDR, sa, alen), {
+	       REAL(sendto)(fd, buf, ST_CAP(len), flags, sa, alen), st_put_addr(&c, ST_T_ADDR, sa, alen), {
 		       KEEP(buf, r);
 		       LEARN_LOCAL(r);
 	       });
@@ -84,7 +84,7 @@ ST_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 ST_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	st_is_sock(fd);
-	TRACED(ssize_t, ST_C_RECV, fd, len, flags, 0, st_pay(len), REAL(recv)(fd, buf, len, flags),
+	TRACED(ssize_t, ST_C_RECV, fd, len, flags, 0, st_pay(len), REAL(recv)(fd, buf, ST_CAP(len), flags),
 	       NOTHING, KEEP(buf, r));
 }
 
@@ -92,7 +92,7 @@ ST_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 {
 	st_is_sock(fd);
 	TRACED(ssize_t, ST_C_RECV, fd, len, flags, 0, st_pay(len),
-	       REAL(__recv_chk)(fd, buf, len, buflen, flags), FORTIFIED, KEEP(buf, r));
+	       REAL(__recv_chk)(fd, buf, ST_CAP(len), buflen, flags), FORTIFIED, KEEP(buf, r));
 }
 
 ST_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *sa,
@@ -100,7 +100,7 @@ ST_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 {
 	st_is_sock(fd);
 	TRACED(ssize_t, ST_C_RECVFROM, fd, len, flags, 0, ADDR_ROOM + st_pay(len),
-	       REAL(recvfrom)(fd, buf, len, flags, sa, alen), NOTHING, {
+	       REAL(recvfrom)(fd, buf, ST_CAP(len), flags, sa, alen), NOTHING, {
 		       if (r >= 0 && sa && alen)
 			       st_put_addr(&c, ST_T_PEER, sa, *alen);
 		       KEEP(buf, r);
@@ -112,7 +112,7 @@ ST_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 {
 	st_is_sock(fd);
 	TRACED(ssize_t, ST_C_RECVFROM, fd, len, flags, 0, ADDR_ROOM + st_pay(len),
-	       REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, sa, alen), FORTIFIED, {
+	       REAL(__recvfrom_chk)(fd, buf, ST_CAP(len), buflen, flags, sa, alen), FORTIFIED, {
 		       if (r >= 0 && sa && alen)
 			       st_put_addr(&c, ST_T_PEER, sa, *alen);
 		       KEEP(buf, r);
@@ -148,7 +148,7 @@ ST_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	FIREWALL('r');
 	if (!st_is_sock(fd))
 		return REAL(read)(fd, buf, len);
-	TRACED(ssize_t, ST_C_READ, fd, len, 0, 0, st_pay(len), REAL(read)(fd, buf, len), NOTHING,
+	TRACED(ssize_t, ST_C_READ, fd, len, 0, 0, st_pay(len), REAL(read)(fd, buf, ST_CAP(len)), NOTHING,
 	       KEEP(buf, r));
 }
 
@@ -156,7 +156,7 @@ ST_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	if (!st_is_sock(fd))
 		return REAL(__read_chk)(fd, buf, len, buflen);
-	TRACED(ssize_t, ST_C_READ, fd, len, 0, 0, st_pay(len), REAL(__read_chk)(fd, buf, len, buflen),
+	TRACED(ssize_t, ST_C_READ, fd, len, 0, 0, st_pay(len), REAL(__read_chk)(fd, buf, ST_CAP(len), buflen),
 	       FORTIFIED, KEEP(buf, r));
 }
 
@@ -165,8 +165,23 @@ ST_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	FIREWALL('w');
 	if (!st_is_sock(fd))
 		return REAL(write)(fd, buf, len);
-	TRACED(ssize_t, ST_C_WRITE, fd, len, 0, 0, st_pay(len), REAL(write)(fd, buf, len), NOTHING,
+	TRACED(ssize_t, ST_C_WRITE, fd, len, 0, 0, st_pay(len), REAL(write)(fd, buf, ST_CAP(len)), NOTHING,
 	       KEEP(buf, r));
+}
+
+/* readv/writev under short=: the iovec cut to the rule's bound */
+static ssize_t capped_readv(int fd, const struct iovec *iov, int n)
+{
+	int k;
+	const struct iovec *v = st_cap_iov(iov, n, &k);
+	return REAL(readv)(fd, v, k);
+}
+
+static ssize_t capped_writev(int fd, const struct iovec *iov, int n)
+{
+	int k;
+	const struct iovec *v = st_cap_iov(iov, n, &k);
+	return REAL(writev)(fd, v, k);
 }
 
 ST_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
@@ -174,7 +189,7 @@ ST_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 	if (!st_is_sock(fd))
 		return REAL(readv)(fd, iov, n);
 	size_t len = st_iov_len(iov, n > 0 ? (size_t)n : 0);
-	TRACED(ssize_t, ST_C_READV, fd, len, n, 0, st_pay(len), REAL(readv)(fd, iov, n), NOTHING,
+	TRACED(ssize_t, ST_C_READV, fd, len, n, 0, st_pay(len), st_injecting_ ? capped_readv(fd, iov, n) : REAL(readv)(fd, iov, n), NOTHING,
 	       KEEP_IOV(iov, (size_t)n, r));
 }
 
@@ -183,7 +198,7 @@ ST_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 	if (!st_is_sock(fd))
 		return REAL(writev)(fd, iov, n);
 	size_t len = st_iov_len(iov, n > 0 ? (size_t)n : 0);
-	TRACED(ssize_t, ST_C_WRITEV, fd, len, n, 0, st_pay(len), REAL(writev)(fd, iov, n), NOTHING,
+	TRACED(ssize_t, ST_C_WRITEV, fd, len, n, 0, st_pay(len), st_injecting_ ? capped_writev(fd, iov, n) : REAL(writev)(fd, iov, n), NOTHING,
 	       KEEP_IOV(iov, (size_t)n, r));
 }
 
@@ -192,7 +207,7 @@ ST_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 	if (!st_is_sock(out) && !st_is_sock(in))
 		return REAL(sendfile)(out, in, off, count);
 	TRACED(ssize_t, ST_C_SENDFILE, out, in, count, off ? (uint64_t)*off : ~0ull, 0,
-	       REAL(sendfile)(out, in, off, count), NOTHING, NOTHING);
+	       REAL(sendfile)(out, in, off, ST_CAP(count)), NOTHING, NOTHING);
 }
 
 ST_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
@@ -200,7 +215,7 @@ ST_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 	if (!st_is_sock(out) && !st_is_sock(in))
 		return REAL(sendfile64)(out, in, off, count);
 	TRACED(ssize_t, ST_C_SENDFILE, out, in, count, off ? (uint64_t)*off : ~0ull, 0,
-	       REAL(sendfile64)(out, in, off, count), NOTHING, NOTHING);
+	       REAL(sendfile64)(out, in, off, ST_CAP(count)), NOTHING, NOTHING);
 }
 
 ST_EXPORT ssize_t splice(int in, loff_t *oin, int out, loff_t *oout, size_t len, unsigned flags)
@@ -209,6 +224,6 @@ ST_EXPORT ssize_t splice(int in, loff_t *oin, int out, loff_t *oout, size_t len,
 	if (!sin && !sout)
 		return REAL(splice)(in, oin, out, oout, len, flags);
 	TRACED(ssize_t, ST_C_SPLICE, sout ? out : in, sout ? in : out, len,
-	       (uint64_t)flags | (sout ? 1ull << 32 : 0), 0, REAL(splice)(in, oin, out, oout, len, flags),
+	       (uint64_t)flags | (sout ? 1ull << 32 : 0), 0, REAL(splice)(in, oin, out, oout, ST_CAP(len), flags),
 	       NOTHING, NOTHING);
 }

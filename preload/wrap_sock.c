@@ -105,11 +105,20 @@ ST_EXPORT int listen(int fd, int backlog)
 static int accept_common(int id, int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
 	st_is_sock(fd);
+	struct st_inj inj = { 0, 0, 0, 0, 0, NULL };
+	if (unlikely(st_inj_on))
+		st_inject_pre(id, fd, 0, &inj);
 	struct st_call c;
-	int traced = st_begin(&c, id, fd, (uint64_t)flags, 0, 0, 2 * ADDR_ROOM);
-	if (traced)
+	int traced = st_begin(&c, id, fd, (uint64_t)flags, 0, 0, 2 * ADDR_ROOM + (inj.fired ? 48 : 0));
+	if (traced) {
+		if (inj.fired)
+			st_put(&c, ST_T_INJECT, inj.text, (unsigned)strlen(inj.text));
 		st_enter(&c);
-	int r = id == ST_C_ACCEPT ? REAL(accept)(fd, sa, len) : REAL(accept4)(fd, sa, len, flags);
+	}
+	if (inj.delay_ns)
+		st_inject_sleep(inj.delay_ns);
+	int r = inj.skip ? (int)st_inject_result(&inj, id, 0)
+	        : id == ST_C_ACCEPT ? REAL(accept)(fd, sa, len) : REAL(accept4)(fd, sa, len, flags);
 	if (!traced) {
 		if (r >= 0)
 			st_fd_set(r, FK_SOCK);
@@ -172,6 +181,8 @@ ST_EXPORT int close(int fd)
 		st_sockstate(fd);
 	if (!claim(fd))
 		return REAL(close)(fd);
+	if (unlikely(st_inj_on))
+		st_inject_forget(fd);
 	TRACED(int, ST_C_CLOSE, fd, 0, 0, 0, 0, REAL(close)(fd), NOTHING, NOTHING);
 }
 

@@ -178,6 +178,8 @@ static void print_json(const struct finding *f, const struct step_view *v)
 	o->kv_str(&e, "kind", diag_kind_name(f->kind));
 	if (f->pattern >= 0)
 		o->kv_str(&e, "pattern", diag_kind_name(f->pattern));
+	if (f->injected[0])
+		o->kv_str(&e, "injected", f->injected);
 	if (s) {
 		o->kv_int(&e, "socket", s->id);
 		o->kv_int(&e, "pid", s->pid);
@@ -201,6 +203,8 @@ static void print_json(const struct finding *f, const struct step_view *v)
 		o->kv_str(&e, "errno", st_errno_name(st->err));
 		o->kv_str(&e, "where", v[k].where[0] ? v[k].where : NULL);
 		o->kv_str(&e, "note", st->note[0] ? st->note : NULL);
+		if (st->inject[0])
+			o->kv_str(&e, "injected", st->inject);
 		o->end_obj(&e);
 	}
 	o->end_list(&e);
@@ -216,6 +220,8 @@ static void print_text(int i, const struct finding *f, const struct step_view *v
 	printf("%s%d. %s%s", st_col(C_BOLD), i + 1, diag_kind_name(f->kind), st_col(C_RESET));
 	if (f->pattern >= 0 && f->pattern != f->kind)
 		printf(" (%s)", diag_kind_name(f->pattern));
+	if (f->injected[0])
+		printf(" [injected]");
 	if (s)
 		printf(": %s[%d] fd %d  %s -> %s  (%s%ssocket %d)", s->comm, s->pid, s->nfds ? s->fds[s->nfds - 1] : -1,
 		       s->local[0] ? s->local : "-", st_sock_peer(s), s->role ? lc_role_name(s->role) : "",
@@ -223,9 +229,9 @@ static void print_text(int i, const struct finding *f, const struct step_view *v
 	putchar('\n');
 	for (int k = 0; k < f->nsteps; k++) {
 		const struct step *st = v[k].st;
-		printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s\n", st_rel_s(st->ts, t0), st->f->pid, st->tid,
+		printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s%s%s%s\n", st_rel_s(st->ts, t0), st->f->pid, st->tid,
 		       st_call_name(st->call), st->fd, !st->complete || st->ret < 0 ? st_col(C_RED) : "", v[k].res,
-		       st_col(C_RESET));
+		       st_col(C_RESET), st->inject[0] ? " [injected: " : "", st->inject, st->inject[0] ? "]" : "");
 		if (v[k].where[0] || st->note[0])
 			printf("   %28s %s%s%s%s%s\n", "", st->note, st->note[0] && v[k].where[0] ? "  " : "",
 			       st_col(C_DIM), v[k].where, st_col(C_RESET));
@@ -245,6 +251,25 @@ static void usage(FILE *out)
 	      "  Exit status: 0 nothing found, 1 problems found, 2 bad usage or unreadable input.\n"
 	      "  --json          one object per problem\n" FILTER_HELP
 	      "example: socktrace diagnose socktrace.data\n", out);
+}
+
+static void mark_injected(struct finding *f)
+{
+	for (int k = 0; k < f->nsteps && !f->injected[0]; k++)
+		if (f->steps[k].inject[0])
+			snprintf(f->injected, sizeof(f->injected), "%s on %s", f->steps[k].inject,
+			         st_call_name(f->steps[k].call));
+	if (!f->injected[0])
+		return;
+	char pre[160];
+	int pl = snprintf(pre, sizeof(pre), "injected by SOCKTRACE_INJECT (%s): ", f->injected);
+	size_t l = pl > 0 && (size_t)pl < sizeof(pre) ? (size_t)pl : sizeof(pre) - 1;
+	size_t wl = strlen(f->why);
+	if (wl + l >= sizeof(f->why))
+		wl = sizeof(f->why) - l - 1;
+	memmove(f->why + l, f->why, wl);
+	f->why[l + wl] = 0;
+	memcpy(f->why, pre, l);
 }
 
 static int keep_sock(void *ctx, const struct lc_sock *s)
@@ -267,6 +292,8 @@ static void detect_all(struct diag *g, struct st_session *ss)
 	}
 	detect_hangs(g, keep_sock, ss);
 	merge_connect_failures(g);
+	for (int i = 0; i < g->nF; i++)     /* said when a finding was caused on purpose */
+		mark_injected(&g->F[i]);
 	if (g->nF)
 		qsort(g->F, (size_t)g->nF, sizeof(*g->F), by_severity);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "socktrace_inject.h"
 #include "xalloc.h"
 #include "socktrace_dir.h"
 #include "socktrace_format.h"
@@ -44,7 +45,8 @@ static int find_lib(char *out, size_t len)
 
 static void usage(FILE *out)
 {
-	fputs("usage: socktrace record [-o DIR] [--size N] [--stack-depth N] [--payload N] -- CMD [ARGS...]\n"
+	fputs("usage: socktrace record [-o DIR] [--size N] [--stack-depth N] [--payload N] [--inject RULE]...\n"
+	      "                        -- CMD [ARGS...]\n"
 	      "  Run CMD with every socket call of it and its children recorded into one trace in\n"
 	      "  DIR (default ./socktrace.data; a trace already there is kept as trace.ring.old).\n"
 	      "  Exits with CMD's status (128+N if signal N killed it); INT, TERM, HUP, QUIT, USR1\n"
@@ -53,7 +55,13 @@ static void usage(FILE *out)
 	      "  --size N             size of the trace, 1M to 64G (SOCKTRACE_SIZE, default 64M)\n"
 	      "  --stack-depth N      frames per call, 0 to 64, 0 for none (SOCKTRACE_STACK_DEPTH, default 16)\n"
 	      "  --payload N          bytes of data kept per send/recv, 0 to 8192 (SOCKTRACE_PAYLOAD, default 0)\n"
-	      "example: socktrace record -o /tmp/t -- curl -s http://127.0.0.1:8000/\n", out);
+	      "  --inject RULE        break chosen calls on purpose (SOCKTRACE_INJECT; repeatable):\n"
+	      "                       CALLS:ACTION[:when=N[+[STEP]]][:fd=N][:peer=HOST[:PORT]]\n"
+	      "                       [:local=[HOST]:PORT][:after-bytes=N][:pid=P]; CALLS a call, a comma\n"
+	      "                       list or %send %recv %connect %accept %close; ACTION error=ERRNO,\n"
+	      "                       delay=DURATION, short=N, eof, reset or fin (README: Reproducing a bug)\n"
+	      "example: socktrace record -o /tmp/t -- curl -s http://127.0.0.1:8000/\n"
+	      "         socktrace record --inject '%send:error=EPIPE:when=2' -- python3 -m http.server\n", out);
 }
 
 /* A number with an optional k/M/G suffix within [lo, hi]; -1 after saying why. */
@@ -171,7 +179,8 @@ int command_record(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' }, { "size", required_argument, NULL, 's' },
 		{ "stack-depth", required_argument, NULL, 'd' }, { "payload", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' }, { 0, 0, 0, 0 } };
+		{ "inject", required_argument, NULL, 'i' }, { "help", no_argument, NULL, 'h' }, { 0, 0, 0, 0 } };
+	char inject[4096] = "";
 	char dir[PATH_MAX] = "socktrace.data";
 	const char *env_dir = getenv("SOCKTRACE_DIR");
 	if (env_dir && *env_dir)
@@ -202,8 +211,40 @@ int command_record(int argc, char **argv)
 				return 2;
 			setenv("SOCKTRACE_PAYLOAD", optarg, 1);
 			break;
+		case 'i': {
+			struct st_rule rules[ST_INJ_MAX];
+			char err[256];
+			int n = st_inject_parse(optarg, rules, ST_INJ_MAX, err, sizeof(err));
+			if (n <= 0) {
+				fprintf(stderr, "socktrace record: --inject: %s\n", n < 0 ? err : "an empty rule");
+				return 2;
+			}
+			size_t l = strlen(inject);
+			if (l + strlen(optarg) + 2 >= sizeof(inject)) {
+				fprintf(stderr, "socktrace record: --inject: too many rules\n");
+				return 2;
+			}
+			snprintf(inject + l, sizeof(inject) - l, "%s%s", l ? ";" : "", optarg);
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
+		}
+	}
+	if (inject[0]) {
+		struct st_rule rules[ST_INJ_MAX];
+		char err[256];
+		if (st_inject_parse(inject, rules, ST_INJ_MAX, err, sizeof(err)) < 0) {
+			fprintf(stderr, "socktrace record: --inject: %s\n", err);
+			return 2;
+		}
+		setenv("SOCKTRACE_INJECT", inject, 1);
+	} else if (getenv("SOCKTRACE_INJECT") && *getenv("SOCKTRACE_INJECT")) {
+		struct st_rule rules[ST_INJ_MAX];
+		char err[256];
+		if (st_inject_parse(getenv("SOCKTRACE_INJECT"), rules, ST_INJ_MAX, err, sizeof(err)) < 0) {
+			fprintf(stderr, "socktrace record: SOCKTRACE_INJECT: %s\n", err);
+			return 2;
 		}
 	}
 	if (optind >= argc) {

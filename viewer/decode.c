@@ -504,6 +504,9 @@ void st_print_call(FILE *out, const struct st_record *r)
 		      : p && p->running ? ") = ? <unfinished: still blocked>"
 		      : p && p->state == ST_PS_EXITED ? ") = ? <unfinished: the process exited meanwhile>"
 		      : ") = ? <unfinished: never returned>", out);
+		char inj[64];
+		if (st_injected(r, inj, sizeof(inj)))
+			fprintf(out, " [injected: %s]", inj);
 		return;
 	}
 	fprintf(out, ") = %lld", (long long)r->ret);
@@ -514,6 +517,19 @@ void st_print_call(FILE *out, const struct st_record *r)
 		fprintf(out, " <%.3f ms>", (double)d / 1e6);
 	else
 		fprintf(out, " <%.1f us>", (double)d / 1e3);
+	char inj[64];
+	if (st_injected(r, inj, sizeof(inj)))
+		fprintf(out, " [injected: %s]", inj);
+}
+
+int st_injected(const struct st_record *r, char *buf, size_t n)
+{
+	struct st_tlv_view t;
+	if (!st_tlv_find(r, ST_T_INJECT, &t) || !t.len)
+		return 0;
+	snprintf(buf, n, "%.*s", (int)t.len, (const char *)t.p);
+	st_sanitize(buf);
+	return 1;
 }
 
 const char *st_addr_plain(const char *a, char *buf, size_t n)

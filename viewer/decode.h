@@ -30,6 +30,8 @@ void st_fmt_flags(uint64_t v, const void *table, char *out, size_t outlen);
 
 /* "call(fd=3, args...) = ret ERRNO (text) <duration>", no newline. */
 void st_print_call(FILE *out, const struct st_record *r);
+/* What SOCKTRACE_INJECT did to the call ("error=EPIPE") into buf; 0 if nothing. */
+int st_injected(const struct st_record *r, char *buf, size_t n);
 
 /* Emit the decoded arguments of a record as key/value pairs. */
 void st_emit_args(struct emit *e, const struct st_record *r);

@@ -48,6 +48,7 @@ void set_step(struct step *s, const struct st_record *r, const char *note)
 			memcpy(&s->frames[s->nframes++], t.p + i, 8);
 	if (note)
 		snprintf(s->note, sizeof(s->note), "%s", note);
+	st_injected(r, s->inject, sizeof(s->inject));
 }
 
 void diag_init(struct diag *g)

@@ -31,6 +31,7 @@ struct step {
 	uint64_t frames[NFR];
 	int nframes;
 	char note[200];
+	char inject[48];                /* what SOCKTRACE_INJECT did to this call, "" if nothing */
 };
 
 /* The kernel's queues for a socket (a sockstate record). */
@@ -101,6 +102,7 @@ struct finding {
 	char why[768], fix[512];
 	uint64_t ts;
 	int died;                       /* the process died by SIGPIPE in the failing write */
+	char injected[96];              /* "error=EPIPE on send": the finding was caused on purpose */
 };
 
 struct conn_ix {                    /* "local|peer" -> socket id, to find a connection's other end */

@@ -51,6 +51,9 @@ void st_record_json(FILE *out, const struct st_record *r, int socket_id, struct 
 	e.ops->end_obj(&e);
 	frames_json(&e, r);
 	e.ops->kv_bool(&e, "complete", r->complete);
+	char inj[64];
+	if (st_injected(r, inj, sizeof(inj)))
+		e.ops->kv_str(&e, "injected", inj);
 	if (r->flags & ST_RF_NESTED)
 		e.ops->kv_bool(&e, "nested", 1);
 	if (socket_id >= 0) {

@@ -8,7 +8,8 @@
  *   patterns proxy               client -> proxy -> slow upstream; the client gives up after
  *                                150 ms, the proxy closes the upstream connection, the upstream's
  *                                late reply fails
- *   patterns no-reply            the server reads the request and closes without a reply */
+ *   patterns no-reply            the server reads the request and closes without a reply
+ *   patterns one-write           one write on a socketpair (for fault injection) */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -168,6 +169,16 @@ static int no_reply(void)
 	return 0;
 }
 
+/* one write on a connected pair: what an injected EPIPE does with SIGPIPE at its default */
+static int one_write(void)
+{
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	ssize_t n = write(sv[0], "hello", 5);
+	printf("write %zd\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -180,6 +191,8 @@ int main(int argc, char **argv)
 		return proxy();
 	if (!strcmp(m, "no-reply"))
 		return no_reply();
+	if (!strcmp(m, "one-write"))
+		return one_write();
 	fprintf(stderr, "usage: patterns idle-reuse|half-close-linger|proxy|no-reply\n");
 	return 2;
 }
