@@ -8,7 +8,7 @@ for a in "$@"; do
 	case $a in
 	--build) want+=(gcc g++ make libc6-dev libunwind-dev uthash-dev libdw-dev) ;;
 	--test) want+=(python3 curl redis-server redis-tools socat binutils clang libclang-rt-14-dev tshark man-db
-	               iproute2 nginx apache2-utils haproxy memcached postgresql git openssl nodejs
+	               iproute2 tcpdump nginx apache2-utils haproxy memcached postgresql git openssl nodejs
 	               openssh-server openssh-client) ;;
 	--bench) want+=(strace valgrind redis-server redis-tools time python3 curl socat nginx apache2-utils
 	                 postgresql postgresql-contrib lttng-tools liblttng-ust-dev) ;;

@@ -32,6 +32,7 @@ struct export_ctx {
 	struct lc *lc;                  /* the lifecycle as the records go by */
 	const struct writer *w;
 	void *state;                    /* the writer's own */
+	struct lc *sel;                 /* the whole trace's lifetimes (pass 1) */
 };
 
 struct writer {
@@ -235,10 +236,20 @@ struct endpoint {
 
 struct conn {
 	char key[300];                  /* both endpoints, sorted: the connection */
-	int primary;                    /* socket id whose calls make the packets */
-	struct endpoint a, b;           /* a: the primary's end */
-	uint32_t seq_a, seq_b;
-	int syn_done, fin_a, fin_b, rst;
+	char a_str[160];                /* side 0's address ("local" of the first socket seen) */
+	struct endpoint ep[2];          /* the two ends: 0 the first socket seen, 1 its peer */
+	uint32_t seq[2];                /* next sequence number each end sends */
+	int fin[2], rst[2];             /* FIN / RST sent by that end */
+	int closed[2];                  /* that end's socket is gone: data to it draws RST */
+	int both;                       /* both ends are in the trace: each sends its own */
+	int syn_done;
+	UT_hash_handle hh;
+};
+
+/* A socket's last sockstate: bytes unread when it was closed (an RST instead of a FIN). */
+struct sockq_seen {
+	int id;
+	uint32_t unread;
 	UT_hash_handle hh;
 };
 
@@ -250,6 +261,7 @@ struct dgram {                      /* a datagram made from a send, not yet rece
 
 struct pcap_state {
 	struct dgram *dgrams;
+	struct sockq_seen *queues;
 	struct conn *conns;             /* by key */
 	struct conn **by_sock;          /* by socket id: the connection, if this is its primary */
 	int nby;
@@ -430,14 +442,54 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 	free(eb);
 }
 
-/* The connection a TCP socket belongs to; *primary says whether this socket's calls make its
- * packets (when both ends are traced, the first end seen does). */
-static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *primary)
+struct end_ix {                     /* "local|peer" of every traced TCP socket */
+	char key[330];
+	UT_hash_handle hh;
+};
+
+static void ends_key(char *key, size_t n, const char *local, const char *peer)
+{
+	char a[160], b[160];
+	snprintf(key, n, "%s|%s", st_addr_plain(local, a, sizeof(a)), st_addr_plain(peer, b, sizeof(b)));
+}
+
+/* Is the other end of s in the trace too? (an index of all the trace's TCP ends, made once) */
+static int other_end_traced(struct export_ctx *x, const struct lc_sock *s)
+{
+	static struct end_ix *ix;
+	static struct lc *built_for;
+	if (built_for != x->sel) {
+		struct end_ix *e, *t;
+		HASH_ITER(hh, ix, e, t) {
+			HASH_DEL(ix, e);
+			free(e);
+		}
+		built_for = x->sel;
+		for (int i = 0; x->sel && i < lc_count(x->sel); i++) {
+			const struct lc_sock *o = lc_get(x->sel, i);
+			if (o->type != SOCK_STREAM || !o->local[0] || !o->peer[0])
+				continue;
+			e = st_xcalloc(1, sizeof(*e));
+			ends_key(e->key, sizeof(e->key), o->local, o->peer);
+			struct end_ix *dup;
+			HASH_FIND_STR(ix, e->key, dup);
+			if (dup)
+				free(e);
+			else
+				HASH_ADD_STR(ix, key, e);
+		}
+	}
+	char key[330];
+	struct end_ix *e;
+	ends_key(key, sizeof(key), s->peer, s->local);
+	HASH_FIND_STR(ix, key, e);
+	return e != NULL;
+}
+
+/* The connection a TCP socket belongs to, and which end (0 or 1) the socket is. */
+static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 {
 	struct pcap_state *p = x->state;
-	*primary = 1;
-	if (s->id <= p->nby && p->by_sock[s->id])
-		return p->by_sock[s->id];
 	struct endpoint a, b;
 	char pb[160], lb[160];
 	const char *peer = st_addr_plain(s->peer[0] ? s->peer : s->npeers ? s->peers[0] : "", pb, sizeof(pb));
@@ -449,64 +501,132 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *prima
 	snprintf(key, sizeof(key), "%s|%s", lt ? local : peer, lt ? peer : local);
 	struct conn *c;
 	HASH_FIND_STR(p->conns, key, c);
-	if (c) {
-		*primary = c->primary == s->id;
-		return c;
+	if (!c) {
+		c = st_xcalloc(1, sizeof(*c));
+		snprintf(c->key, sizeof(c->key), "%s", key);
+		snprintf(c->a_str, sizeof(c->a_str), "%s", local);
+		c->ep[0] = a;
+		c->ep[1] = b;
+		c->seq[0] = 1000;
+		c->seq[1] = 5000;
+		c->both = other_end_traced(x, s);
+		HASH_ADD_STR(p->conns, key, c);
 	}
-	c = st_xcalloc(1, sizeof(*c));
-	snprintf(c->key, sizeof(c->key), "%s", key);
-	c->primary = s->id;
-	c->a = a;
-	c->b = b;
-	c->seq_a = 1000;
-	c->seq_b = 5000;
-	HASH_ADD_STR(p->conns, key, c);
-	if (s->id > p->nby) {
-		p->by_sock = st_xrealloc(p->by_sock, (size_t)(s->id + 1) * sizeof(*p->by_sock));
-		memset(p->by_sock + p->nby + 1, 0, (size_t)(s->id - p->nby) * sizeof(*p->by_sock));
-		p->nby = s->id;
-	}
-	p->by_sock[s->id] = c;
+	*me = strcmp(local, c->a_str) == 0 ? 0 : 1;
 	return c;
 }
 
 #define SEG 65000u
 
-static void tcp_data(struct export_ctx *x, const struct st_record *r, struct conn *c, int outbound,
+/* `len` bytes from end `from` (payload where kept, zeros beyond), in segments */
+static void tcp_data(struct export_ctx *x, const struct st_record *r, struct conn *c, int from,
                      const uint8_t *data, size_t dlen, size_t len, const char *cm)
 {
 	for (size_t off = 0; off < len;) {
 		size_t k = len - off < SEG ? len - off : SEG;
 		size_t have = dlen > off ? dlen - off : 0;
-		if (outbound) {
-			packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, c->seq_b, F_PSH | F_ACK, data ? data + off : NULL,
-			       have, k, cm);
-			c->seq_a += (uint32_t)k;
-		} else {
-			packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_PSH | F_ACK, data ? data + off : NULL,
-			       have, k, cm);
-			c->seq_b += (uint32_t)k;
-		}
+		packet(x, r, &c->ep[from], &c->ep[!from], IPPROTO_TCP, c->seq[from], c->seq[!from], F_PSH | F_ACK,
+		       data ? data + off : NULL, have, k, cm);
+		c->seq[from] += (uint32_t)k;
 		off += k;
 	}
 }
 
-static void handshake(struct export_ctx *x, const struct st_record *r, struct conn *c, int we_connect,
+static void tcp_flag(struct export_ctx *x, const struct st_record *r, struct conn *c, int from, int flags,
+                     const char *cm)
+{
+	packet(x, r, &c->ep[from], &c->ep[!from], IPPROTO_TCP, c->seq[from], flags & F_RST ? 0 : c->seq[!from],
+	       flags, NULL, 0, 0, cm);
+	if (flags & F_FIN) {
+		c->seq[from]++;
+		c->fin[from] = 1;
+	}
+	if (flags & F_RST)
+		c->rst[from] = 1;
+}
+
+static void handshake(struct export_ctx *x, const struct st_record *r, struct conn *c, int client,
                       const char *cm)
 {
-	const struct endpoint *cl = we_connect ? &c->a : &c->b, *sv = we_connect ? &c->b : &c->a;
-	uint32_t *scl = we_connect ? &c->seq_a : &c->seq_b, *ssv = we_connect ? &c->seq_b : &c->seq_a;
-	packet(x, r, cl, sv, IPPROTO_TCP, *scl, 0, F_SYN, NULL, 0, 0, cm);
-	packet(x, r, sv, cl, IPPROTO_TCP, *ssv, *scl + 1, F_SYN | F_ACK, NULL, 0, 0, cm);
-	(*scl)++;
-	(*ssv)++;
-	packet(x, r, cl, sv, IPPROTO_TCP, *scl, *ssv, F_ACK, NULL, 0, 0, cm);
+	int sv = !client;
+	packet(x, r, &c->ep[client], &c->ep[sv], IPPROTO_TCP, c->seq[client], 0, F_SYN, NULL, 0, 0, cm);
+	packet(x, r, &c->ep[sv], &c->ep[client], IPPROTO_TCP, c->seq[sv], c->seq[client] + 1, F_SYN | F_ACK, NULL,
+	       0, 0, cm);
+	c->seq[client]++;
+	c->seq[sv]++;
+	packet(x, r, &c->ep[client], &c->ep[sv], IPPROTO_TCP, c->seq[client], c->seq[sv], F_ACK, NULL, 0, 0, cm);
 	c->syn_done = 1;
+}
+
+/* One record's segments on a TCP connection, each from the end that sent it. When both ends
+ * are traced each end's own calls make its segments (what the other never read still
+ * appears); with one end traced, the other's are inferred from this end's reads and errors
+ * (and say so). */
+static void tcp_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev,
+                       int subject, char *cm, size_t cmn)
+{
+	int me;
+	struct conn *c = conn_for(x, s, &me);
+	if (!c)
+		return;
+	int other = !me;
+	if (!c->syn_done && (ev & (EV_CONNECTED | EV_ACCEPTED)))
+		handshake(x, r, c, ev & EV_CONNECTED ? me : other, cm);
+	const uint8_t *data = NULL;
+	size_t dlen = 0;
+	struct st_tlv_view tv;
+	if (subject && st_tlv_find(r, ST_T_DATA, &tv)) {
+		data = tv.p;
+		dlen = tv.len;
+	}
+	int64_t moved = 0;
+	int dir = subject ? st_rec_bytes(r, &moved) : 0;
+	if (dir > 0 && moved > 0 && !c->rst[me] && !c->rst[other] && !c->fin[me]) {
+		tcp_data(x, r, c, me, data, dlen, (size_t)moved, cm);
+		if (c->closed[other] && !c->rst[other])     /* its kernel answers a closed socket's data */
+			tcp_flag(x, r, c, other, F_RST, cm);
+	}
+	if (!c->both) {                                 /* the other end inferred */
+		size_t l = strlen(cm);
+		snprintf(cm + l, cmn - l, " (inferred: %s)", "the other end is not traced");
+		if (dir < 0 && moved > 0 && !c->rst[other] && !c->fin[other])
+			tcp_data(x, r, c, other, data, dlen, (size_t)moved, cm);
+		if ((ev & EV_PEER_FIN) && !c->fin[other] && !c->rst[other])
+			tcp_flag(x, r, c, other, F_FIN | F_ACK, cm);
+		if ((ev & (EV_RESET | EV_EPIPE)) && !c->rst[other])
+			tcp_flag(x, r, c, other, F_RST, cm);
+		cm[l] = 0;
+	}
+	struct pcap_state *p = x->state;
+	struct sockq_seen *q;
+	HASH_FIND_INT(p->queues, &s->id, q);
+	int unread = q && q->unread;
+	int dead = c->rst[0] || c->rst[1];      /* a reset connection sends nothing more */
+	if ((ev & EV_ABORTIVE) || ((ev & (EV_CLOSED | EV_EXIT_CLOSED)) && unread)) {
+		if (!dead)
+			tcp_flag(x, r, c, me, F_RST, cm);   /* an abortive close, or unread data */
+	} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED | EV_EXIT_CLOSED)) && !c->fin[me] && !dead && c->syn_done) {
+		tcp_flag(x, r, c, me, F_FIN | F_ACK, cm);
+	}
+	if (ev & (EV_CLOSED | EV_EXIT_CLOSED))
+		c->closed[me] = 1;
 }
 
 static void pcap_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
 {
-	if (!s || !r->complete || (s->family != AF_INET && s->family != AF_INET6))
+	if (r->call == ST_C_SOCKSTATE && s) {   /* remembered for the close that follows */
+		struct pcap_state *p = x->state;
+		struct sockq_seen *q;
+		HASH_FIND_INT(p->queues, &s->id, q);
+		if (!q) {
+			q = st_xcalloc(1, sizeof(*q));
+			q->id = s->id;
+			HASH_ADD_INT(p->queues, id, q);
+		}
+		q->unread = (uint32_t)r->a[0];
+		return;
+	}
+	if (!s || (!r->complete && r->call != ST_C_EXIT) || (s->family != AF_INET && s->family != AF_INET6))
 		return;
 	char cm[700], top[512] = "";
 	struct st_tlv_view tv;
@@ -561,53 +681,13 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		}
 		return;
 	}
-	int primary;
-	struct conn *c = conn_for(x, s, &primary);
-	if (!c)
-		return;
-	if (!primary) {
-		/* the other end is traced too: its data is already in the primary's calls; only its
-		 * own FIN or RST is news */
-		if ((ev & (EV_RESET | EV_EPIPE)) && !c->rst) {
-			/* the primary's end answered with RST */
-			packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, 0, F_RST, NULL, 0, 0, cm);
-			c->rst = 1;
-		} else if ((ev & EV_ABORTIVE) && !c->rst) {
-			packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, 0, F_RST, NULL, 0, 0, cm);
-			c->rst = 1;
-		} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED)) && !c->fin_b && !c->rst && c->syn_done) {
-			packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_FIN | F_ACK, NULL, 0, 0, cm);
-			c->seq_b++;
-			c->fin_b = 1;
-		}
-		return;
-	}
-	if (!c->syn_done && (ev & EV_CONNECTED))
-		handshake(x, r, c, 1, cm);
-	else if (!c->syn_done && (ev & EV_ACCEPTED))
-		handshake(x, r, c, 0, cm);
-	if (c->rst)
-		return;
-	if (dir > 0 && moved > 0)
-		tcp_data(x, r, c, 1, data, dlen, (size_t)moved, cm);
-	else if (dir < 0 && moved > 0)
-		tcp_data(x, r, c, 0, data, dlen, (size_t)moved, cm);
-	if (ev & EV_PEER_FIN && !c->fin_b) {
-		packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, c->seq_a, F_FIN | F_ACK, NULL, 0, 0, cm);
-		c->seq_b++;
-		c->fin_b = 1;
-	}
-	if ((ev & (EV_RESET | EV_EPIPE)) && !c->rst) {
-		packet(x, r, &c->b, &c->a, IPPROTO_TCP, c->seq_b, 0, F_RST, NULL, 0, 0, cm);
-		c->rst = 1;
-	} else if ((ev & EV_ABORTIVE) && !c->rst) {
-		packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, 0, F_RST, NULL, 0, 0, cm);
-		c->rst = 1;
-	} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED)) && !c->fin_a && c->syn_done) {
-		packet(x, r, &c->a, &c->b, IPPROTO_TCP, c->seq_a, c->seq_b, F_FIN | F_ACK, NULL, 0, 0, cm);
-		c->seq_a++;
-		c->fin_a = 1;
-	}
+	/* every socket the record touched: the one it is about, and (a wait) those it reported */
+	(void)ev;
+	const struct lc_touch *tt;
+	int nt = lc_touches(x->lc, &tt);
+	for (int k = 0; k < nt; k++)
+		if (tt[k].s->family == AF_INET || tt[k].s->family == AF_INET6)
+			tcp_record(x, r, tt[k].s, tt[k].ev, tt[k].s == s, cm, sizeof(cm));
 }
 
 static void pcap_footer(struct export_ctx *x)
@@ -622,6 +702,11 @@ static void pcap_footer(struct export_ctx *x)
 	HASH_ITER(hh, p->dgrams, d, dt) {
 		HASH_DEL(p->dgrams, d);
 		free(d);
+	}
+	struct sockq_seen *q, *qt;
+	HASH_ITER(hh, p->queues, q, qt) {
+		HASH_DEL(p->queues, q);
+		free(q);
 	}
 	free(p->by_sock);
 	free(p->buf);
@@ -711,7 +796,7 @@ int command_export(int argc, char **argv)
 	for (int i = 0; i < ns; i++)
 		keep[i + 1] = (char)filter_match(&ss.flt, lc_get(sel, i), t0);
 	/* pass 2: stream */
-	struct export_ctx x = { .out = out, .t0 = t0, .sy = symb_new(), .lc = lc_new(), .w = w };
+	struct export_ctx x = { .out = out, .t0 = t0, .sy = symb_new(), .lc = lc_new(), .w = w, .sel = sel };
 	if (w->header)
 		w->header(&x, files, n);
 	struct st_order *m = st_order_new(files, n);
