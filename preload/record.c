@@ -248,6 +248,8 @@ void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
 	st_exit(&c, ret);
 	if (call == ST_C_INHERITED || call == ST_C_UNSEEN)
 		st_sock_addrs(fd, &c, 1, 1);
+	else if (call == ST_C_SOCKSTATE)    /* what the table knows: a socket whose birth the ring */
+		st_sock_put_known(fd, &c);      /* overwrote is still exported with its addresses */
 	st_done(&c);
 	errno = saved;
 }

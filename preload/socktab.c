@@ -112,6 +112,18 @@ static void fill_addr(struct st_saddr *d, const struct sockaddr_storage *ss, soc
 	d->len = (uint16_t)len;
 }
 
+/* The addresses the socket table already knows for fd, into the record (no syscall). */
+void st_sock_put_known(int fd, struct st_call *c)
+{
+	struct st_sock *m = mine(fd);
+	if (!m)
+		return;
+	if (m->local.len && m->local.len <= sizeof(m->local.raw))
+		st_put_addr(c, ST_T_LOCAL, (const struct sockaddr *)m->local.raw, m->local.len);
+	if (m->peer.len && m->peer.len <= sizeof(m->peer.raw))
+		st_put_addr(c, ST_T_PEER, (const struct sockaddr *)m->peer.raw, m->peer.len);
+}
+
 /* Look up the real local/peer address of fd (ephemeral ports), add them to the record
  * being built and to the socket tables. */
 void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer)

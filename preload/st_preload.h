@@ -368,6 +368,7 @@ static inline void st_done(struct st_call *c)
 
 /* ---- sockets: socktab.c ---- */
 void st_sock_note(int fd, int origin, int domain, int type, int protocol, uint64_t birth);
+void st_sock_put_known(int fd, struct st_call *c);
 void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer);
 void st_sock_clear(int fd);
 int st_sock_local_unknown(int fd);

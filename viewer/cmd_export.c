@@ -490,6 +490,19 @@ static int other_end_traced(struct export_ctx *x, const struct lc_sock *s)
 static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 {
 	struct pcap_state *p = x->state;
+	/* a socket whose birth the ring overwrote learns what it was later in the trace (its
+	 * sockstate at close): pass 1 saw that, with the same ids */
+	const struct lc_sock *whole = x->sel ? lc_get(x->sel, s->id - 1) : NULL;
+	if (whole && (!s->local[0] || !s->peer[0] || s->type < 0)) {
+		if (!s->local[0])
+			memcpy(s->local, whole->local, sizeof(s->local));
+		if (!s->peer[0])
+			memcpy(s->peer, whole->peer, sizeof(s->peer));
+		if (s->type < 0)
+			s->type = whole->type;
+		if (s->family < 0)
+			s->family = whole->family;
+	}
 	struct endpoint a, b;
 	char pb[160], lb[160];
 	const char *peer = st_addr_plain(s->peer[0] ? s->peer : s->npeers ? s->peers[0] : "", pb, sizeof(pb));
@@ -626,7 +639,11 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 		q->unread = (uint32_t)r->a[0];
 		return;
 	}
-	if (!s || (!r->complete && r->call != ST_C_EXIT) || (s->family != AF_INET && s->family != AF_INET6))
+	if (!s || (!r->complete && r->call != ST_C_EXIT))
+		return;
+	const struct lc_sock *whole = x->sel ? lc_get(x->sel, s->id - 1) : NULL;
+	int fam = s->family >= 0 ? s->family : whole ? whole->family : -1;
+	if (fam != AF_INET && fam != AF_INET6)
 		return;
 	char cm[700], top[512] = "";
 	struct st_tlv_view tv;
@@ -686,8 +703,7 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 	const struct lc_touch *tt;
 	int nt = lc_touches(x->lc, &tt);
 	for (int k = 0; k < nt; k++)
-		if (tt[k].s->family == AF_INET || tt[k].s->family == AF_INET6)
-			tcp_record(x, r, tt[k].s, tt[k].ev, tt[k].s == s, cm, sizeof(cm));
+		tcp_record(x, r, tt[k].s, tt[k].ev, tt[k].s == s, cm, sizeof(cm));
 }
 
 static void pcap_footer(struct export_ctx *x)

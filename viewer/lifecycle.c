@@ -895,8 +895,19 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 	case ST_CL_STATE: {     /* the kernel's queues: shown with the socket, not a call of it */
 		struct fdent *e = r->fd >= 0 ? fd_find(lc, p->pid, r->fd) : NULL;
 		if (e) {
-			lc->primary = e->s;
-			touch(lc, e->s, 0);
+			struct lc_sock *s = e->s;
+			lc->primary = s;
+			touch(lc, s, 0);
+			/* what a socket whose birth was overwritten was: its addresses, TCP if it has a
+			 * TCP state */
+			if (!s->local[0])
+				set_addr(s->local, r, ST_T_LOCAL);
+			if (!s->peer[0])
+				set_addr(s->peer, r, ST_T_PEER);
+			if (s->type < 0 && r->a[2])
+				s->type = SOCK_STREAM;
+			if (s->family < 0 && s->local[0])
+				s->family = s->local[0] == '[' ? AF_INET6 : s->local[0] == '/' || s->local[0] == '@' ? AF_UNIX : AF_INET;
 		}
 		break;
 	}
