@@ -129,3 +129,20 @@ t_tail() {
 	expect_ge "--from-start" "$(wc -l < all.txt)" 10
 }
 run_case tail_running_processes t_tail
+
+# connections whose birth the ring overwrote are exported all the same (their addresses come
+# from the socket table, recorded with the kernel's queues at close)
+t_export_wrapped() {
+	hneed redis-server redis-benchmark redis-cli tshark ss || return $?
+	local port; port=$(hport)
+	SOCKTRACE_SIZE=1M SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" redis-server --port "$port" --bind 127.0.0.1 \
+		--save '' --appendonly no --logfile "$W/redis.log" &
+	local sp=$!
+	listening "$port" || return 1
+	SOCKTRACE_SIZE=1M SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" redis-benchmark -p "$port" -n 20000 -c 20 -t set -q > /dev/null 2>&1
+	kill $sp; wait $sp 2> /dev/null
+	"$VIEW" export --format pcapng -o w.pcapng rings 2> err.txt || return 1
+	grep -q "ring wrapped" err.txt || fail "the ring did not wrap" || return 1
+	expect_eq "the 20 connections" "$(tshark -r w.pcapng -q -z conv,tcp 2>/dev/null | grep -c '<->')" 20
+}
+run_case export_pcapng_connections_after_wrap t_export_wrapped
