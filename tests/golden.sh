@@ -10,7 +10,7 @@ normalize() {
 		-e 's/ [0-9.]+(us|ms|s) / DUR /g' \
 		-e 's/(127\.0\.0\.1|0\.0\.0\.0):[0-9]+/\1:PORT/g' \
 		-e 's/\+0x[0-9a-f]+/+OFF/g' \
-		-e 's/sockstate\(fd=([0-9]+), unread=[0-9]+, unsent=[0-9]+(, state=[A-Z_0-9]+)?\)/sockstate(fd=\1, QUEUES)/' \
+		-e 's/sockstate\(fd=([0-9]+), [^)]*\)/sockstate(fd=\1, QUEUES)/' \
 		-e 's/^( *)[0-9]+( +)[0-9]+ /\1ID\2PID /' \
 		-e 's/^socket [0-9]+ /socket ID /' \
 		-e 's/  +/ /g' \

@@ -237,8 +237,12 @@ assert calls[0][0] in ("recv", "recv_into", "read", "recvfrom"), calls
 assert any(c == "close" for c, e in calls), calls
 assert calls[-1][1] in ("EPIPE", "ECONNRESET"), calls
 PY
-	# nginx's own side: nothing wrong (it did what a proxy should), and no false leak
-	expect_eq "findings only on the upstream" "$($Q values pid < f.json | sort -u)" "$upid"
+	# curl gave up waiting (its --max-time); nginx's own side: nothing wrong (it did what a
+	# proxy should), no false leak, no timeout of its own
+	local cpid; cpid=$("$VIEW" dump --json rings | $Q values pid comm=curl | head -n 1)
+	expect_eq "curl's side" "$($Q values kind pid="$cpid" < f.json)" no_reply_timeout || return 1
+	expect_eq "findings: the upstream's and curl's" "$($Q values pid < f.json | sort -u | tr '\n' ' ')" \
+		"$(printf '%s\n' "$upid" "$cpid" | sort -u | tr '\n' ' ')"
 }
 run_case diagnose_real_nginx_proxy_client_gave_up t_real_proxy
 
@@ -298,3 +302,15 @@ PY
 	head -n 1 f.json | $Q values steps | grep -Eq "the peer closed with [0-9]+ byte\(s\) unread in its receive buffer: the kernel sent RST" || fail "$(head -n 1 f.json)"
 }
 run_case diagnose_real_python_unread_reply t_real_unread
+
+t_pat_timeout() {
+	pattern a mute || return 1
+	expect_eq "kind" "$(head -n 1 a.json | $Q values kind)" no_reply_timeout || return 1
+	expect_eq "the client's finding" "$(head -n 1 a.json | $Q values role)" client || return 1
+	expect_eq "the chain" "$(steps_of a.json | cut -d'|' -f1-3)" "send|7|-
+recv|7|-
+close|0|-" || return 1
+	head -n 1 a.json | $Q values explanation | grep -Eq "waited 30[0-9.]+ ms without a reply, then gave up .* The server read the request and never answered it" \
+		|| fail "$(head -n 1 a.json)"
+}
+run_case diagnose_pattern_no_reply_timeout t_pat_timeout

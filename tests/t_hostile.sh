@@ -194,3 +194,17 @@ t_cli_errors() {
 	grep -q "^PAGED: *0\.0" tty.txt || fail "dump not paged: $(head -n 3 tty.txt)"
 }
 run_case cli_errors_and_terminals t_cli_errors
+
+# record into a directory whose trace a running program still writes: it joins that trace
+# (one trace for both ends) instead of moving it aside under the writer
+t_record_joins_live() {
+	"$SOCKTRACE" record -o "$W/d" -- "$TB/scenarios" blocked > srv.txt 2>&1 &
+	local rp=$!
+	wait_file srv.txt || return 1
+	"$SOCKTRACE" record -o "$W/d" -- "$TB/patterns" one-write > cli.txt 2> err.txt || return 1
+	grep -q "joining the trace still being written" err.txt || fail "$(cat err.txt)" || return 1
+	[ ! -e "$W/d/trace.ring.old" ] || fail "the live trace was moved aside" || return 1
+	kill $rp; wait $rp 2> /dev/null
+	expect_eq "both programs in one trace" "$("$VIEW" processes d | awk '{print $2}' | sort | tr '\n' ' ')" "patterns scenarios "
+}
+run_case record_joins_a_live_trace t_record_joins_live

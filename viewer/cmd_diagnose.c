@@ -20,7 +20,7 @@
 static const char *const kind_names[K_COUNT] = {
 	"sigpipe_death", "broken_pipe", "connection_reset", "client_gave_up", "idle_timeout",
 	"upstream_closed_by_proxy", "reset_by_unread_data", "abortive_close", "rst_after_half_close",
-	"write_after_shutdown", "eof_no_reply", "connect_failed", "never_returned", "eagain_busy_loop",
+	"write_after_shutdown", "eof_no_reply", "no_reply_timeout", "connect_failed", "never_returned", "eagain_busy_loop",
 	"read_after_eof", "never_closed",
 };
 
@@ -286,6 +286,7 @@ static void detect_all(struct diag *g, struct st_session *ss)
 			continue;
 		detect_broken(g, s);
 		detect_no_reply(g, s);
+		detect_reply_timeout(g, s);
 		detect_connect(g, s);
 		detect_loops(g, s);
 		detect_leak(g, s);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "reader.h"
 #include "socktrace_inject.h"
 #include "xalloc.h"
 #include "socktrace_dir.h"
@@ -48,7 +49,8 @@ static void usage(FILE *out)
 	fputs("usage: socktrace record [-o DIR] [--size N] [--stack-depth N] [--payload N] [--inject RULE]...\n"
 	      "                        -- CMD [ARGS...]\n"
 	      "  Run CMD with every socket call of it and its children recorded into one trace in\n"
-	      "  DIR (default ./socktrace.data; a trace already there is kept as trace.ring.old).\n"
+	      "  DIR (default ./socktrace.data; a trace already there is kept as trace.ring.old,\n"
+	      "  or joined while a program traced into it still runs).\n"
 	      "  Exits with CMD's status (128+N if signal N killed it); INT, TERM, HUP, QUIT, USR1\n"
 	      "  and USR2 sent to record are passed on to CMD.\n"
 	      "  -o, --output DIR     the trace directory (SOCKTRACE_DIR)\n"
@@ -93,6 +95,20 @@ static int check_num(const char *opt, const char *v, int suffix, unsigned long l
  * working directory), created, and checked usable before CMD starts. A trace already there
  * is kept as trace.ring.old. 0, or -1 after saying why.
  */
+/* Is a process that writes this trace still running? (a trace we cannot read is not joined) */
+static int trace_in_use(const char *path)
+{
+	char err[256];
+	struct st_file *f = st_file_open(path, err, sizeof(err));
+	if (!f)
+		return 0;
+	int live = 0;
+	for (int i = 0; i < f->nprocs; i++)
+		live |= f->procs[i]->running;
+	st_file_close(f);
+	return live;
+}
+
 static int prepare_dir(char *dir, size_t len)
 {
 	char abs[PATH_MAX];
@@ -117,6 +133,12 @@ static int prepare_dir(char *dir, size_t len)
 	snprintf(path, sizeof(path), "%s/%s", dir, ST_TRACE_FILE);
 	snprintf(old, sizeof(old), "%s/%s.old", dir, ST_TRACE_FILE);
 	struct stat sb;
+	if (lstat(path, &sb) == 0 && trace_in_use(path)) {
+		/* a program traced there is still running: join its trace (one trace, both ends
+		 * of a conversation), rather than cut it in two */
+		fprintf(stderr, "socktrace: joining the trace still being written in %s\n", dir);
+		return 0;
+	}
 	if (lstat(path, &sb) == 0) {
 		if (rename(path, old) != 0) {
 			fprintf(stderr, "socktrace record: cannot move the previous trace aside (%s): %s\n", path,

@@ -18,7 +18,7 @@ static const char *dispo(int d)
 
 static const char *who(const struct lc_sock *s)
 {
-	return s->peer[0] ? s->peer : st_sock_peer(s);
+	return s->peer[0] ? s->peer : s->pair_id > 0 ? "its socketpair end" : "address unknown";
 }
 
 /* The peer's process closed `up` (one of its sockets) soon after its own client went away on
@@ -176,14 +176,18 @@ static void why(struct story *x, struct finding *f)
 		         "client went away\"");
 		return;
 	}
-	case K_CLIENT_GAVE_UP:
+	case K_CLIENT_GAVE_UP: {
+		/* the reply: its first write after the client left (which still "succeeded") */
+		const struct step *reply = d->out_after_peer_close.valid ? &d->out_after_peer_close
+		                           : d->out_after_fin.valid ? &d->out_after_fin : x->fail;
 		secs(t1, sizeof(t1), req, x->gone);
-		secs(t2, sizeof(t2), x->gone, x->fail->ts);
+		secs(t2, sizeof(t2), x->gone, reply->te);
 		snprintf(f->why, sizeof(f->why), "the client (%s) gave up: it closed the connection %s after its request, "
 		         "before our reply; our reply came %s later%s", peer, t1, t2, death);
 		snprintf(f->fix, sizeof(f->fix), "compare the client's timeout with how long the reply takes (make it "
 		         "faster, or stream something sooner); handle EPIPE as \"the client went away\": stop writing, close");
 		return;
+	}
 	case K_RESET_UNREAD:
 		if (x->s->role == ROLE_SERVER && req && req < x->gone) {
 			secs(t1, sizeof(t1), req, x->gone);
@@ -299,4 +303,40 @@ void detect_no_reply(struct diag *g, struct lc_sock *s)
 		snprintf(f->fix, sizeof(f->fix), "look at the server's side at that time (its log, its own trace): it "
 		         "rejected, crashed on or timed out the request");
 	}
+}
+
+/* A client's request that got nothing back, neither data nor end-of-stream, and that the
+ * client gave up on: it closed (or was stopped) a while after sending it. Its timeout, and
+ * what the server did with the request when it is traced. */
+void detect_reply_timeout(struct diag *g, struct lc_sock *s)
+{
+	struct sdiag *d = diag_of(g, s);
+	if (!d || s->role != ROLE_CLIENT || !d->request.valid || d->answered || d->fin.valid ||
+	    d->epipe.valid || d->reset.valid || d->death.valid)
+		return;
+	uint64_t end = d->close.valid ? d->close.te : s->end_ns;
+	if (!end || end < d->request.ts + WAITED_NS)
+		return;
+	if (proxy_client(g, s, d))
+		return;         /* a proxy dropping its upstream request with its own client: the
+		                 * upstream's side tells that story */
+	struct lc_sock *ps = peer_of(g, s);
+	struct sdiag *pd = diag_of(g, ps);
+	struct finding *f = add_finding(g, K_NO_REPLY_TIMEOUT, s, end);
+	char t1[32], n[160];
+	add_step(f, &d->request, "our request");
+	int server_read = pd && pd->last_in.valid && pd->last_in.ts >= d->request.te;
+	if (server_read)
+		add_step(f, &pd->last_in, "the server read the request, and never answered it");
+	secs(t1, sizeof(t1), d->request.ts, end);
+	snprintf(n, sizeof(n), "gave up after %s without a reply", t1);
+	add_step(f, &d->close, n);
+	sort_steps(f);
+	snprintf(f->why, sizeof(f->why), "the client sent its request and waited %s without a reply, then gave up "
+	         "(closed the connection): its timeout ran out first. %s", t1,
+	         server_read ? "The server read the request and never answered it (and was left with a connection "
+	                       "its client had closed, in CLOSE_WAIT)"
+	         : ps ? "The server never read the request" : "The server is not traced: its side is not known");
+	snprintf(f->fix, sizeof(f->fix), "find why the server took longer than the client's timeout (look at what "
+	         "it was doing then: its own trace, a hang, a slow dependency); or raise the client's timeout");
 }

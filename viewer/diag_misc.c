@@ -14,8 +14,10 @@ void detect_connect(struct diag *g, struct lc_sock *s)
 	if (!d || !d->conn_errs)
 		return;
 	struct finding *f = add_finding(g, K_CONNECT_FAILED, s, d->conn_err.ts);
-	add_step(f, &d->conn_err, NULL);
 	const char *e = st_errno_name(d->conn_err.err);
+	char note[96];
+	snprintf(note, sizeof(note), "SO_ERROR: %s (the non-blocking connect failed)", e ? e : "?");
+	add_step(f, &d->conn_err, d->conn_err.call == ST_C_GETSOCKOPT ? note : NULL);
 	snprintf(f->why, sizeof(f->why), "connect to %s failed: %s (%s)", s->peer[0] ? s->peer : "?", e,
 	         d->conn_err.err == ECONNREFUSED ? "nothing listens there"
 	         : d->conn_err.err == ETIMEDOUT ? "no answer: filtered, or the host is down"
@@ -93,7 +95,13 @@ void detect_leak(struct diag *g, struct lc_sock *s)
 		struct pstate *p = diag_proc(g, pid);
 		if (!p)
 			continue;
-		uint64_t until = p->image && p->image->t_end ? p->image->t_end : p->last_ts;
+		/* how long it went on: to its exit; a killed one at least to the trace's end; a
+		 * running one to now */
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t until = p->image && p->image->t_end ? p->image->t_end
+		                 : p->image && p->image->running ? (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec
+		                 : p->image && p->image->state != ST_PS_EXITED ? g->t_last : p->last_ts;
 		int later = 0;
 		for (int i = 0; i < lc_count(g->lc); i++) {
 			const struct lc_sock *o = lc_get(g->lc, i);
@@ -102,6 +110,13 @@ void detect_leak(struct diag *g, struct lc_sock *s)
 		if (!later && until < gone + LEAK_NS)
 			continue;
 		struct finding *f = add_finding(g, K_LEAK, s, gone);
+		struct sdiag *d = diag_of(g, s);
+		if (d) {
+			add_step(f, d->first_in.valid ? &d->first_in : &d->first_out, "the connection in use");
+			add_step(f, &d->fin, "the peer's FIN: this side should close now");
+			add_step(f, &d->last_in, NULL);
+			sort_steps(f);
+		}
 		char went[64];
 		if (later)
 			snprintf(went, sizeof(went), "made %d more socket(s)", later);

@@ -17,6 +17,7 @@
 #define LEAK_NS 1000000000ull       /* a process that ran on this long after the peer closed */
 #define IDLE_NS 500000000ull        /* a connection quiet this long was idle */
 #define PROXY_NS 200000000ull       /* a proxy closing its upstream this soon after its client went */
+#define WAITED_NS 200000000ull      /* a client that closed this long after an unanswered request */
 
 struct step {
 	int valid;
@@ -88,7 +89,7 @@ struct tstate {                     /* per thread */
 /* What a finding is: the worst first. */
 enum kind { K_SIGPIPE_DEATH, K_BROKEN_PIPE, K_CONNECTION_RESET, K_CLIENT_GAVE_UP, K_IDLE_TIMEOUT,
             K_UPSTREAM_CLOSED, K_RESET_UNREAD, K_ABORTIVE_CLOSE, K_RST_AFTER_HALF_CLOSE,
-            K_WRITE_AFTER_SHUTDOWN, K_EOF_NO_REPLY, K_CONNECT_FAILED, K_NEVER_RETURNED,
+            K_WRITE_AFTER_SHUTDOWN, K_EOF_NO_REPLY, K_NO_REPLY_TIMEOUT, K_CONNECT_FAILED, K_NEVER_RETURNED,
             K_EAGAIN_LOOP, K_READ_AFTER_EOF, K_LEAK, K_COUNT };
 
 #define MAX_STEPS 10
@@ -147,6 +148,7 @@ struct lc_sock *peer_of(struct diag *g, struct lc_sock *s);
 /* the detectors: each looks at one socket (filters already applied) */
 void detect_broken(struct diag *g, struct lc_sock *s);      /* diag_broken.c */
 void detect_no_reply(struct diag *g, struct lc_sock *s);
+void detect_reply_timeout(struct diag *g, struct lc_sock *s);
 void detect_connect(struct diag *g, struct lc_sock *s);     /* diag_misc.c */
 void detect_loops(struct diag *g, struct lc_sock *s);
 void detect_leak(struct diag *g, struct lc_sock *s);

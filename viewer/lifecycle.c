@@ -63,6 +63,7 @@ struct lc {
 	struct lc_touch touch[LC_MAX_TOUCH];
 	int ntouch;
 	struct lc_sock *primary;        /* the socket the record is about: touch[0] after the feed */
+	uint64_t t_last;                /* the latest time in the records fed */
 };
 
 /* ---------------- names ---------------- */
@@ -563,7 +564,12 @@ static struct lc_sock *adopt_unknown(struct ctx *x)
 static struct lc_sock *sock_of(struct ctx *x)
 {
 	struct fdent *e = fd_find(x->lc, x->pid, x->r->fd);
-	return e ? e->s : adopt_unknown(x);
+	if (e)
+		return e->s;
+	const struct st_record *r = x->r;
+	if (r->complete && r->ret < 0 && (r->err == EBADF || r->err == ENOTSOCK))
+		return NULL;    /* a call on no socket at all: nothing to make up */
+	return adopt_unknown(x);
 }
 
 /* Count the call and its error; the touch of the socket it is about. */
@@ -677,7 +683,9 @@ static void h_close(struct ctx *x)
 	if (e && e->bound_ns > r->ts_enter && e->bound_ns < x->t)
 		return;         /* the number was freed, then taken by a call that finished first:
 		                 * this close was about the socket it meant before */
-	struct lc_sock *s = e ? e->s : adopt_unknown(x);
+	struct lc_sock *s = e ? e->s : sock_of(x);
+	if (!s)
+		return;
 	on_sock(x, s);
 	if (r->complete)    /* (even when it failed with EINTR the fd is gone) */
 		unbind_fd(x->lc, x->pid, r->fd, x->t);
@@ -713,7 +721,7 @@ static void h_alias(struct ctx *x)
 	struct fdent *se = fd_find(x->lc, x->pid, r->fd);
 	struct lc_sock *s = se ? se->s : NULL;
 	if (!s && r->call == ST_C_DUP)
-		s = adopt_unknown(x);
+		s = sock_of(x);
 	if (s)
 		on_sock(x, s);
 	if (!x->ok)
@@ -876,6 +884,9 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 {
 	lc->ntouch = 0;
 	lc->primary = NULL;
+	uint64_t te = r->complete && r->ts_exit > r->ts_enter ? r->ts_exit : r->ts_enter;
+	if (te > lc->t_last)
+		lc->t_last = te;
 	struct proc *p = enter_proc(lc, r);
 	if (r->ts_enter > p->last_ts)
 		p->last_ts = r->ts_enter;
@@ -912,9 +923,9 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		break;
 	}
 	default: {
-		if (r->fd < 0)
+		struct lc_sock *s = r->fd >= 0 ? sock_of(&x) : NULL;
+		if (!s)
 			break;
-		struct lc_sock *s = sock_of(&x);
 		switch (cls) {
 		case ST_CL_NAME: h_name(&x, s); break;
 		case ST_CL_CONNECT: h_connect(&x, s); break;
@@ -969,9 +980,11 @@ void lc_finish(struct lc *lc)
 		if (s->end == END_NONE || end == END_STILL_OPEN ||
 		    (end == END_PROCESS_DIED && s->end != END_STILL_OPEN)) {
 			s->end = end;
+			/* still open or killed: as far as the trace goes (when it died is not known) */
 			uint64_t ts = p && p->image && p->image->t_end ? p->image->t_end
+			              : fate != FATE_EXITED ? lc->t_last
 			              : p && p->last_ts > s->last_ns ? p->last_ts : s->last_ns;
-			s->end_ns = end == END_STILL_OPEN ? 0 : ts;
+			s->end_ns = ts;
 		}
 	}
 	for (int i = 0; i < lc->n; i++)

@@ -961,9 +961,13 @@ const struct st_record *st_merge_next(struct st_merge *m)
 	decode(f, top, m->out);
 	if ((++f->records & 0x1fff) == 0)
 		drop_ring(f);
-	if (m->out->proc)
-		if (m->out->call != ST_C_SOCKSTATE)    /* (the kernel's queues: no call of its own) */
-			((struct st_pinfo *)m->out->proc)->records++;
+	if (m->out->proc && m->out->call != ST_C_SOCKSTATE)   /* (the kernel's queues: not a call) */
+		((struct st_pinfo *)m->out->proc)->records++;
+	/* an exec that worked into a program that never made a socket call: the image was
+	 * replaced, not killed */
+	if (m->out->proc && m->out->call == ST_C_EXEC && !m->out->complete &&
+	    m->out->proc->state == ST_PS_LIVE && !m->out->proc->running)
+		((struct st_pinfo *)m->out->proc)->state = ST_PS_EXECED;
 	if (!m->out->complete && m->out->call != ST_C_EXEC) {  /* an exec that worked never returns */
 		f->incomplete++;
 		if (m->out->proc)

@@ -9,7 +9,9 @@
  *                                150 ms, the proxy closes the upstream connection, the upstream's
  *                                late reply fails
  *   patterns no-reply            the server reads the request and closes without a reply
- *   patterns one-write           one write on a socketpair (for fault injection) */
+ *   patterns one-write           one write on a socketpair (for fault injection)
+ *   patterns mute                the server reads the request and never answers; the client
+ *                                gives up after 300 ms */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -169,6 +171,29 @@ static int no_reply(void)
 	return 0;
 }
 
+/* the server reads the request and sits on it; the client gives up after 300 ms */
+static int mute(void)
+{
+	int port, l = listen_any(SOCK_STREAM, &port, NULL);
+	pid_t p = fork();
+	if (p == 0) {
+		int s = accept_one(l);
+		char b[64];
+		recv(s, b, sizeof(b), 0);
+		msleep(800);                        /* never answers */
+		_exit(0);
+	}
+	close(l);
+	int c = connect_port(SOCK_STREAM, port);
+	send(c, "GET /\r\n", 7, 0);
+	struct pollfd pf = { c, POLLIN, 0 };
+	int n = poll(&pf, 1, 300);
+	printf("reply ready: %d\n", n);
+	close(c);                               /* timed out */
+	waitpid(p, NULL, 0);
+	return 0;
+}
+
 /* one write on a connected pair: what an injected EPIPE does with SIGPIPE at its default */
 static int one_write(void)
 {
@@ -193,6 +218,8 @@ int main(int argc, char **argv)
 		return no_reply();
 	if (!strcmp(m, "one-write"))
 		return one_write();
+	if (!strcmp(m, "mute"))
+		return mute();
 	fprintf(stderr, "usage: patterns idle-reuse|half-close-linger|proxy|no-reply\n");
 	return 2;
 }
