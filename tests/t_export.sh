@@ -146,3 +146,15 @@ t_export_wrapped() {
 	expect_eq "the 20 connections" "$(tshark -r w.pcapng -q -z conv,tcp 2>/dev/null | grep -c '<->')" 20
 }
 run_case export_pcapng_connections_after_wrap t_export_wrapped
+
+# one poll completes three non-blocking connects: three connections, three handshakes
+t_export_multi_connect() {
+	command -v tshark > /dev/null || { echo "needs tshark"; return 77; }
+	traced "$W/rings" "$TB/patterns" multi-connect > out.txt || return 1
+	expect_eq "program" "$(cat out.txt)" "poll: 3 ready" || return 1
+	expect_eq "three connected sockets" "$("$VIEW" sockets --json rings | $Q count role=client)" 3 || return 1
+	"$VIEW" timeline rings | grep -c -- "-- connected to" | grep -qx 3 || fail "$("$VIEW" timeline rings)" || return 1
+	"$VIEW" export --format pcapng -o m.pcapng rings || return 1
+	expect_eq "three SYNs" "$(tshark -r m.pcapng -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' 2>/dev/null | wc -l)" 3
+}
+run_case export_pcapng_one_poll_three_connects t_export_multi_connect

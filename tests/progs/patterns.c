@@ -10,6 +10,7 @@
  *                                late reply fails
  *   patterns no-reply            the server reads the request and closes without a reply
  *   patterns one-write           one write on a socketpair (for fault injection)
+ *   patterns multi-connect       three non-blocking connects completed by one poll
  *   patterns mute                the server reads the request and never answers; the client
  *                                gives up after 300 ms */
 #include <fcntl.h>
@@ -194,6 +195,33 @@ static int mute(void)
 	return 0;
 }
 
+/* three non-blocking connects, completed by one poll */
+static int multi_connect(void)
+{
+	int port, l = listen_any(SOCK_STREAM, &port, NULL);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct pollfd pf[3];
+	for (int i = 0; i < 3; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fd, (struct sockaddr *)&a, sizeof(a));
+		pf[i] = (struct pollfd){ fd, POLLOUT, 0 };
+	}
+	msleep(50);                             /* all three done by the time of the poll */
+	int n = poll(pf, 3, 1000);
+	for (int i = 0; i < 3; i++) {
+		int s = accept(l, NULL, NULL);
+		send(pf[i].fd, "hi", 2, 0);
+		char b[4];
+		recv(s, b, sizeof(b), 0);
+		close(pf[i].fd);
+		close(s);
+	}
+	printf("poll: %d ready\n", n);
+	close(l);
+	return 0;
+}
+
 /* one write on a connected pair: what an injected EPIPE does with SIGPIPE at its default */
 static int one_write(void)
 {
@@ -220,6 +248,8 @@ int main(int argc, char **argv)
 		return one_write();
 	if (!strcmp(m, "mute"))
 		return mute();
+	if (!strcmp(m, "multi-connect"))
+		return multi_connect();
 	fprintf(stderr, "usage: patterns idle-reuse|half-close-linger|proxy|no-reply\n");
 	return 2;
 }
