@@ -106,6 +106,8 @@ static size_t take(void *dst, size_t max, const uint8_t **data, size_t *size)
 	return n;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!img)
