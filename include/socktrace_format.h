@@ -218,7 +218,17 @@ enum st_tlv {
 	ST_T_U64,        /* a uint64 result (getsockopt value, bytes of mmsg, child pid) */
 	ST_T_LATE_OF,    /* uint64 stream position of the entry record an exit record completes */
 	ST_T_INJECT,     /* what SOCKTRACE_INJECT did to this call ("error=EPIPE") */
+	ST_T_TCPBYTES,   /* sockstate: struct st_tcpbytes, the kernel's TCP byte counts */
 };
+
+/* A TCP socket's byte counts from the kernel's struct tcp_info (RFC 4898 names): data acked by
+ * the peer, received in order, sent (retransmissions included) and retransmitted. What left on
+ * the wire is sent - retrans. The offsets are those of <linux/tcp.h> since Linux 4.19. */
+struct st_tcpbytes { uint64_t acked, received, sent, retrans; };
+#define ST_TCPI_BYTES_ACKED     120
+#define ST_TCPI_BYTES_RECEIVED  128
+#define ST_TCPI_BYTES_SENT      200
+#define ST_TCPI_BYTES_RETRANS   208
 
 struct st_tlv_hdr {
 	uint8_t  type;

@@ -248,21 +248,22 @@ void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
 	st_exit(&c, ret);
 	if (call == ST_C_INHERITED || call == ST_C_UNSEEN)
 		st_sock_addrs(fd, &c, 1, 1);
-	else if (call == ST_C_SOCKSTATE)    /* what the table knows: a socket whose birth the ring */
-		st_sock_put_known(fd, &c);      /* overwrote is still exported with its addresses */
 	st_done(&c);
 	errno = saved;
 }
 
-/* What the kernel holds for a socket (its queues and TCP state), as a sockstate record: just
- * before a close, and after a call failed with EPIPE or ECONNRESET. Three syscalls of our own,
- * never on the data path; none under seccomp. */
+/* What the kernel holds for a socket (its queues, TCP state and byte counts), as a sockstate
+ * record: just before a close, and after a call failed with EPIPE or ECONNRESET. Three
+ * syscalls of our own, never on the data path; none under seccomp. The addresses the socket
+ * table knows go with it, so a socket whose birth the ring overwrote is still exported. */
 void st_sockstate(int fd)
 {
 	if (st_g.seccomp || !st_g.on || fd < 0)
 		return;
 	int saved = errno, inq = 0, outq = 0;
-	struct { uint8_t state, ca_state, retransmits, probes; uint32_t pad[60]; } ti;
+	/* the kernel's struct tcp_info up to tcpi_bytes_retrans (Linux 4.19), by offset: glibc's
+	 * <netinet/tcp.h> stops before the byte counts */
+	union { uint8_t state; uint8_t b[256]; } ti;
 	socklen_t tl = sizeof(ti);
 	if (syscall(SYS_ioctl, fd, SIOCINQ, &inq) != 0) {
 		errno = saved;
@@ -271,8 +272,23 @@ void st_sockstate(int fd)
 	syscall(SYS_ioctl, fd, SIOCOUTQ, &outq);
 	memset(&ti, 0, sizeof(ti));
 	if (syscall(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0)
-		ti.state = 0;
-	st_event(ST_C_SOCKSTATE, fd, (uint32_t)inq, (uint32_t)outq, ti.state, 0);
+		tl = 0;
+	struct st_call c;
+	if (st_begin(&c, ST_C_SOCKSTATE, fd, (uint32_t)inq, (uint32_t)outq, tl ? ti.state : 0,
+	             2 * (4 + 110) + 4 + sizeof(struct st_tcpbytes))) {
+		st_enter(&c);
+		st_exit(&c, 0);
+		st_sock_put_known(fd, &c);
+		if (tl >= ST_TCPI_BYTES_RETRANS + 8) {
+			struct st_tcpbytes tb;
+			memcpy(&tb.acked, ti.b + ST_TCPI_BYTES_ACKED, 8);
+			memcpy(&tb.received, ti.b + ST_TCPI_BYTES_RECEIVED, 8);
+			memcpy(&tb.sent, ti.b + ST_TCPI_BYTES_SENT, 8);
+			memcpy(&tb.retrans, ti.b + ST_TCPI_BYTES_RETRANS, 8);
+			st_put(&c, ST_T_TCPBYTES, &tb, sizeof(tb));
+		}
+		st_done(&c);
+	}
 	errno = saved;
 }
 

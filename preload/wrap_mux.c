@@ -135,8 +135,10 @@ ST_EXPORT int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 		return REAL(epoll_ctl)(ep, op, fd, ev);
 	if (ep >= 0 && ep < ST_FDTAB)
 		st_fdkind[ep] |= FK_EPOLLSOCK;
-	uint64_t data = ev ? ev->data.u64 : 0;
-	TRACED(int, ST_C_EPOLL_CTL, fd, ep, op, ev ? ev->events : 0, 12,
+	/* EPOLL_CTL_DEL: the kernel ignores the event (it may be any pointer): not read */
+	const struct epoll_event *seen = op == EPOLL_CTL_DEL ? NULL : ev;
+	uint64_t data = seen ? seen->data.u64 : 0;
+	TRACED(int, ST_C_EPOLL_CTL, fd, ep, op, seen ? seen->events : 0, 12,
 	       REAL(epoll_ctl)(ep, op, fd, ev), st_put(&c, ST_T_U64, &data, 8), NOTHING);
 }
 

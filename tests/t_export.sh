@@ -10,7 +10,7 @@ import json, sys
 d = json.load(open("trace.json"))
 ev = d["traceEvents"]
 want = int(sys.argv[1])
-x = [e for e in ev if e["ph"] == "X"]
+x = [e for e in ev if e["ph"] == "X" and e["cat"] == "call"]
 assert len(x) == want, f"{len(x)} complete slices, want {want}"
 assert all(e["dur"] >= 0 and e["ts"] >= 0 and "pid" in e and "tid" in e for e in x)
 names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "process_name"}
@@ -26,6 +26,42 @@ assert any("send_reply (tests/progs/brokenpipe.c:17)" in f for f in send["args"]
 PY
 }
 run_case export_chrome_trace_events t_export_chrome
+
+# A call that waited shows a "blocked" slice inside its own; one still blocked when the trace
+# ends is ended there with one (and its own slice closed).
+t_export_chrome_blocked() {
+	traced "$W/rings" "$TB/patterns" idle-reuse > /dev/null 2>&1
+	SOCKTRACE_DIR="$W/b" LD_PRELOAD="$LIB" "$TB/scenarios" blocked > /dev/null 2>&1 &
+	local bp=$!
+	sleep 0.5
+	"$VIEW" export --format chrome -o idle.json rings || return 1
+	"$VIEW" export --format chrome -o blocked.json b || return 1
+	kill $bp; wait $bp 2> /dev/null
+	python3 - <<'PY' || return 1
+import json
+ev = json.load(open("idle.json"))["traceEvents"]
+calls = [e for e in ev if e["ph"] == "X" and e["cat"] == "call"]
+blk = [e for e in ev if e["ph"] == "X" and e["cat"] == "blocked"]
+long_ = [c for c in calls if c["dur"] >= 1000]
+assert any(c["dur"] >= 250000 for c in long_), "no call waited 250 ms in idle-reuse"
+for c in long_:     # each waiting call holds exactly one blocked slice, inside it
+    inside = [b for b in blk if b["pid"] == c["pid"] and b["tid"] == c["tid"] and
+              c["ts"] <= b["ts"] and b["ts"] + b["dur"] <= c["ts"] + c["dur"]]
+    assert len(inside) == 1 and inside[0]["args"]["in"] == c["name"], (c, inside)
+    assert abs(inside[0]["dur"] - c["dur"]) < 0.01
+assert len(blk) == len(long_), (len(blk), len(long_))
+ev = json.load(open("blocked.json"))["traceEvents"]
+b = [e for e in ev if e["ph"] == "B"]
+recv = [e for e in b if e["name"] == "recv"]
+assert len(recv) == 1, b
+r = recv[0]
+e_ = [e for e in ev if e["ph"] == "E" and e["tid"] == r["tid"] and e["pid"] == r["pid"]]
+assert len(e_) == 1 and e_[0]["ts"] >= r["ts"], e_
+blk = [e for e in ev if e["ph"] == "X" and e["cat"] == "blocked" and e["tid"] == r["tid"]]
+assert len(blk) == 1 and "never returned" in blk[0]["args"]["until"], blk
+PY
+}
+run_case export_chrome_blocked_time t_export_chrome_blocked
 
 t_export_jsonl() {
 	traced "$W/rings" "$TB/brokenpipe" --ignore-sigpipe > /dev/null 2>&1

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <uthash.h>
@@ -60,8 +61,12 @@ struct seen_thread {
 	UT_hash_handle hh;
 };
 
+struct open_call { int pid; uint32_t tid; int call; uint64_t ts, end; };
+
 struct chrome_state {
 	int first;
+	struct open_call *open;         /* calls that never returned, ended with the trace */
+	int nopen;
 	struct seen_thread *threads;
 	char *open_spans;               /* per socket id: 1 while its async span is open */
 	int nspans;
@@ -130,6 +135,42 @@ static void instant(struct export_ctx *x, const struct st_record *r, const char 
 	        us(x, r->ts_exit ? r->ts_exit : r->ts_enter), r->fd, st_call_name(r->call));
 }
 
+/* A call that waited (1 ms or more in the kernel, or never returned) holds a slice "blocked"
+ * just inside its own, category "blocked": the waits stand out in the UI and can be selected
+ * and summed apart from the calls' own time. */
+#define BLOCKED_NS 1000000
+
+static void blocked_slice(struct export_ctx *x, int pid, uint32_t tid, int call, uint64_t t, uint64_t end,
+                          int returned)
+{
+	if (end < t + BLOCKED_NS || call == ST_C_EXEC || call == ST_C_EXIT)
+		return;
+	ev_begin(x);
+	fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"blocked\",\"name\":\"blocked\",\"pid\":%d,\"tid\":%u,"
+	        "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"in\":\"%s\",\"waited_ms\":%.3f%s}}",
+	        pid, tid, us(x, t) + 0.001, (double)(end - t) / 1e3 - 0.002, st_call_name(call), (double)(end - t) / 1e6,
+	        returned ? "" : ",\"until\":\"the end of the trace: never returned\"");
+}
+
+/* A call still blocked at the end of the trace: its slice is ended there (footer). */
+static void blocked(struct export_ctx *x, const struct st_record *r)
+{
+	struct chrome_state *c = x->state;
+	if (r->complete) {
+		blocked_slice(x, r->proc->pid, r->tid, r->call, r->ts_enter, r->ts_exit, 1);
+		return;
+	}
+	if (r->call == ST_C_EXEC)
+		return;
+	/* until the process exited; a running one until now; a killed one as far as the trace goes */
+	const struct st_pinfo *p = r->proc;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t end = p->t_end ? p->t_end : p->running ? (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec : 0;
+	c->open = st_xrealloc(c->open, (size_t)(c->nopen + 1) * sizeof(*c->open));
+	c->open[c->nopen++] = (struct open_call){ p->pid, r->tid, r->call, r->ts_enter, end };
+}
+
 static void chrome_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
 {
 	struct chrome_state *c = x->state;
@@ -191,6 +232,7 @@ static void chrome_record(struct export_ctx *x, const struct st_record *r, struc
 		e.ops->end_list(&e);
 	}
 	fputs("}}", x->out);
+	blocked(x, r);
 	if (r->complete && r->ret < 0 && (r->err == EPIPE || r->err == ECONNRESET || r->err == ECONNREFUSED))
 		instant(x, r, st_errno_name(r->err));
 	if (!r->complete && r->call != ST_C_EXEC &&
@@ -214,6 +256,16 @@ static void chrome_footer(struct export_ctx *x)
 	for (int id = 1; id <= c->nspans; id++)
 		if (c->open_spans[id])
 			span(x, lc_get(x->lc, id - 1), "e", x->t_last);
+	for (int i = 0; i < c->nopen; i++) {
+		const struct open_call *o = &c->open[i];
+		uint64_t end = o->end ? o->end : x->t_last;
+		if (end < o->ts)
+			end = o->ts;
+		blocked_slice(x, o->pid, o->tid, o->call, o->ts, end, 0);
+		ev_begin(x);
+		fprintf(x->out, "{\"ph\":\"E\",\"pid\":%d,\"tid\":%u,\"ts\":%.3f}", o->pid, o->tid, us(x, end));
+	}
+	free(c->open);
 	fputs("\n]}\n", x->out);
 	struct seen_thread *t, *tt;
 	HASH_ITER(hh, c->threads, t, tt) {
@@ -242,6 +294,14 @@ struct conn {
 	int fin[2], rst[2];             /* FIN / RST sent by that end */
 	int closed[2];                  /* that end's socket is gone: data to it draws RST */
 	int both;                       /* both ends are in the trace: each sends its own */
+	uint64_t sent[2];               /* data bytes each end has put on the wire */
+	uint64_t wrote[2];              /* bytes each end's sends moved */
+	uint64_t readb[2];              /* bytes of each end's stream the other end read */
+	uint64_t acc[2];                /* bytes of each end's stream accounted for (put out by
+	                                 * the send, or earlier by the read that saw them) */
+	uint64_t cap[2];                /* at most what the other end's kernel received: when it
+	                                 * reset the connection, the rest of the sender's queue
+	                                 * was dropped unsent */
 	int syn_done;
 	UT_hash_handle hh;
 };
@@ -444,6 +504,7 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 
 struct end_ix {                     /* "local|peer" of every traced TCP socket */
 	char key[330];
+	const struct lc_sock *s;        /* (the first with those ends) */
 	UT_hash_handle hh;
 };
 
@@ -453,8 +514,9 @@ static void ends_key(char *key, size_t n, const char *local, const char *peer)
 	snprintf(key, n, "%s|%s", st_addr_plain(local, a, sizeof(a)), st_addr_plain(peer, b, sizeof(b)));
 }
 
-/* Is the other end of s in the trace too? (an index of all the trace's TCP ends, made once) */
-static int other_end_traced(struct export_ctx *x, const struct lc_sock *s)
+/* The other end of s, if it is in the trace too (an index of all the trace's TCP ends, made
+ * once), as the whole trace saw it. */
+static const struct lc_sock *other_end_traced(struct export_ctx *x, const struct lc_sock *s)
 {
 	static struct end_ix *ix;
 	static struct lc *built_for;
@@ -471,6 +533,7 @@ static int other_end_traced(struct export_ctx *x, const struct lc_sock *s)
 				continue;
 			e = st_xcalloc(1, sizeof(*e));
 			ends_key(e->key, sizeof(e->key), o->local, o->peer);
+			e->s = o;
 			struct end_ix *dup;
 			HASH_FIND_STR(ix, e->key, dup);
 			if (dup)
@@ -483,7 +546,20 @@ static int other_end_traced(struct export_ctx *x, const struct lc_sock *s)
 	struct end_ix *e;
 	ends_key(key, sizeof(key), s->peer, s->local);
 	HASH_FIND_STR(ix, key, e);
-	return e != NULL;
+	return e ? e->s : NULL;
+}
+
+/* At most how many data bytes the sending end put on the wire, when a reset dropped the rest
+ * of its send queue unsent (what it wrote, short of that, never left): the sender's kernel
+ * count once reset, else what the receiving end read plus what it left unread when it reset
+ * the connection (a close with unread data, SO_LINGER {1,0}); no limit otherwise. */
+static uint64_t wire_limit(const struct lc_sock *from, const struct lc_sock *to)
+{
+	if (from && from->wire_out >= 0)
+		return (uint64_t)from->wire_out;
+	if (to && (to->linger0 || to->unread > 0) && to->end != END_NONE && to->unread >= 0)
+		return to->bytes_in + (uint64_t)to->unread;
+	return UINT64_MAX;
 }
 
 /* The connection a TCP socket belongs to, and which end (0 or 1) the socket is. */
@@ -522,7 +598,10 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 		c->ep[1] = b;
 		c->seq[0] = 1000;
 		c->seq[1] = 5000;
-		c->both = other_end_traced(x, s);
+		const struct lc_sock *o = other_end_traced(x, s);
+		c->both = o != NULL;
+		c->cap[0] = wire_limit(whole, o);
+		c->cap[1] = wire_limit(o, whole);
 		HASH_ADD_STR(p->conns, key, c);
 	}
 	*me = strcmp(local, c->a_str) == 0 ? 0 : 1;
@@ -535,6 +614,9 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 static void tcp_data(struct export_ctx *x, const struct st_record *r, struct conn *c, int from,
                      const uint8_t *data, size_t dlen, size_t len, const char *cm)
 {
+	if (c->sent[from] + len > c->cap[from])         /* dropped from the queue by a reset */
+		len = c->sent[from] >= c->cap[from] ? 0 : (size_t)(c->cap[from] - c->sent[from]);
+	c->sent[from] += len;
 	for (size_t off = 0; off < len;) {
 		size_t k = len - off < SEG ? len - off : SEG;
 		size_t have = dlen > off ? dlen - off : 0;
@@ -594,12 +676,41 @@ static void tcp_record(struct export_ctx *x, const struct st_record *r, struct l
 	}
 	int64_t moved = 0;
 	int dir = subject ? st_rec_bytes(r, &moved) : 0;
-	if (dir > 0 && moved > 0 && !c->rst[me] && !c->rst[other] && !c->fin[me]) {
-		tcp_data(x, r, c, me, data, dlen, (size_t)moved, cm);
-		if (c->closed[other] && !c->rst[other])     /* its kernel answers a closed socket's data */
-			tcp_flag(x, r, c, other, F_RST, cm);
+	if (dir > 0 && moved > 0) {
+		/* bytes the other end already read were put out at that read (below) */
+		c->wrote[me] += (uint64_t)moved;
+		uint64_t fresh = c->wrote[me] > c->acc[me] ? c->wrote[me] - c->acc[me] : 0;
+		if (fresh > (uint64_t)moved)
+			fresh = (uint64_t)moved;
+		c->acc[me] += fresh;
+		size_t skip = (size_t)moved - (size_t)fresh;
+		if (fresh && !c->rst[me] && !c->rst[other] && !c->fin[me]) {
+			tcp_data(x, r, c, me, dlen > skip ? data + skip : NULL, dlen > skip ? dlen - skip : 0, (size_t)fresh, cm);
+			if (c->closed[other] && !c->rst[other])     /* its kernel answers a closed socket's data */
+				tcp_flag(x, r, c, other, F_RST, cm);
+		}
 	}
-	if (!c->both) {                                 /* the other end inferred */
+	if (c->both) {
+		/* Causality across the two ends: what this end read, or the FIN or RST it saw, was on
+		 * the wire before; when the sender's call has not returned yet (it returns, or is
+		 * timestamped, after the receiver went on), the segment goes out here. */
+		size_t l = strlen(cm);
+		snprintf(cm + l, cmn - l, " (%s)", "sent by the other end before this; its call returned later");
+		if (dir < 0 && moved > 0) {
+			c->readb[other] += (uint64_t)moved;
+			if (c->readb[other] > c->acc[other] && !c->rst[other] && !c->fin[other]) {
+				uint64_t n = c->readb[other] - c->acc[other];
+				size_t off = (size_t)moved > n ? (size_t)moved - (size_t)n : 0;
+				c->acc[other] += n;
+				tcp_data(x, r, c, other, dlen > off ? data + off : NULL, dlen > off ? dlen - off : 0, (size_t)n, cm);
+			}
+		}
+		if ((ev & EV_PEER_FIN) && !c->fin[other] && !c->rst[other] && !c->rst[me])
+			tcp_flag(x, r, c, other, F_FIN | F_ACK, cm);
+		if ((ev & EV_RESET) && !c->rst[other] && !c->rst[me])
+			tcp_flag(x, r, c, other, F_RST, cm);
+		cm[l] = 0;
+	} else {                                 /* the other end inferred */
 		size_t l = strlen(cm);
 		snprintf(cm + l, cmn - l, " (inferred: %s)", "the other end is not traced");
 		if (dir < 0 && moved > 0 && !c->rst[other] && !c->fin[other])

@@ -57,7 +57,12 @@ int st_rec_bytes(const struct st_record *r, int64_t *bytes)
 		return 0;
 	switch (st_call_class(r->call)) {
 	case ST_CL_SEND: *bytes = r->ret; return 1;
-	case ST_CL_RECV: *bytes = r->ret; return -1;
+	case ST_CL_RECV:
+		if ((r->call == ST_C_RECV || r->call == ST_C_RECVFROM || r->call == ST_C_RECVMSG) &&
+		    (r->a[1] & MSG_PEEK) && r->ret > 0)
+			return 0;       /* a peek reads nothing: the bytes are read again (0 is EOF still) */
+		*bytes = r->ret;
+		return -1;
 	case ST_CL_SPLICE: *bytes = r->ret; return (r->a[2] >> 32) & 1 ? 1 : -1;
 	case ST_CL_SENDMANY: case ST_CL_RECVMANY: {
 		struct st_tlv_view t;
@@ -225,38 +230,42 @@ static const char *level_name(int l)
 	return NULL;
 }
 
+/* Option names as strace prints them, for the options servers and clients commonly set. */
+#define OPT(x) { x, #x }
+struct optent { int n; const char *name; };
+static const struct optent opt_sol[] = {
+	OPT(SO_REUSEADDR), OPT(SO_REUSEPORT), OPT(SO_KEEPALIVE), OPT(SO_LINGER), OPT(SO_SNDBUF),
+	OPT(SO_RCVBUF), OPT(SO_SNDBUFFORCE), OPT(SO_RCVBUFFORCE), OPT(SO_ERROR), OPT(SO_TYPE),
+	{ SO_RCVTIMEO_OLD, "SO_RCVTIMEO" }, { SO_SNDTIMEO_OLD, "SO_SNDTIMEO" }, OPT(SO_BROADCAST),
+	OPT(SO_DOMAIN), OPT(SO_PROTOCOL), OPT(SO_ACCEPTCONN), OPT(SO_PRIORITY), OPT(SO_RCVLOWAT),
+	OPT(SO_SNDLOWAT), OPT(SO_PASSCRED), OPT(SO_PEERCRED), OPT(SO_BINDTODEVICE), OPT(SO_MARK),
+	OPT(SO_OOBINLINE), OPT(SO_DONTROUTE), OPT(SO_ZEROCOPY), OPT(SO_INCOMING_CPU), OPT(SO_BUSY_POLL),
+	{ SO_TIMESTAMP_OLD, "SO_TIMESTAMP" }, { SO_TIMESTAMPNS_OLD, "SO_TIMESTAMPNS" }, OPT(SO_PEEK_OFF),
+	OPT(SO_ATTACH_FILTER), OPT(SO_DETACH_FILTER), OPT(SO_PASSSEC), OPT(SO_PEERSEC), { 0, NULL } };
+static const struct optent opt_tcp[] = {
+	OPT(TCP_NODELAY), OPT(TCP_MAXSEG), OPT(TCP_CORK), OPT(TCP_KEEPIDLE), OPT(TCP_KEEPINTVL),
+	OPT(TCP_KEEPCNT), OPT(TCP_SYNCNT), OPT(TCP_LINGER2), OPT(TCP_DEFER_ACCEPT), OPT(TCP_WINDOW_CLAMP),
+	OPT(TCP_INFO), OPT(TCP_QUICKACK), OPT(TCP_CONGESTION), OPT(TCP_USER_TIMEOUT), OPT(TCP_FASTOPEN),
+	OPT(TCP_FASTOPEN_CONNECT), OPT(TCP_NOTSENT_LOWAT), OPT(TCP_ULP), { 0, NULL } };
+static const struct optent opt_ip[] = {
+	OPT(IP_TOS), OPT(IP_TTL), OPT(IP_HDRINCL), OPT(IP_OPTIONS), OPT(IP_PKTINFO), OPT(IP_RECVERR),
+	OPT(IP_RECVTTL), OPT(IP_RECVTOS), OPT(IP_MTU_DISCOVER), OPT(IP_MTU), OPT(IP_FREEBIND),
+	OPT(IP_TRANSPARENT), OPT(IP_BIND_ADDRESS_NO_PORT), OPT(IP_MULTICAST_IF), OPT(IP_MULTICAST_TTL),
+	OPT(IP_MULTICAST_LOOP), OPT(IP_ADD_MEMBERSHIP), OPT(IP_DROP_MEMBERSHIP), { 0, NULL } };
+static const struct optent opt_ip6[] = {
+	OPT(IPV6_V6ONLY), OPT(IPV6_TCLASS), OPT(IPV6_UNICAST_HOPS), OPT(IPV6_RECVERR), OPT(IPV6_RECVPKTINFO),
+	OPT(IPV6_MTU_DISCOVER), OPT(IPV6_MTU), OPT(IPV6_MULTICAST_IF), OPT(IPV6_MULTICAST_HOPS),
+	OPT(IPV6_MULTICAST_LOOP), OPT(IPV6_JOIN_GROUP), OPT(IPV6_LEAVE_GROUP), OPT(IPV6_FREEBIND),
+	OPT(IPV6_TRANSPARENT), { 0, NULL } };
+#undef OPT
+
 static const char *optname(int level, int n)
 {
-	if (level == SOL_SOCKET) {
-		switch (n) {
-		case SO_REUSEADDR: return "SO_REUSEADDR";
-		case SO_REUSEPORT: return "SO_REUSEPORT";
-		case SO_KEEPALIVE: return "SO_KEEPALIVE";
-		case SO_LINGER: return "SO_LINGER";
-		case SO_SNDBUF: return "SO_SNDBUF";
-		case SO_RCVBUF: return "SO_RCVBUF";
-		case SO_ERROR: return "SO_ERROR";
-		case SO_TYPE: return "SO_TYPE";
-		case SO_RCVTIMEO_OLD: return "SO_RCVTIMEO";
-		case SO_SNDTIMEO_OLD: return "SO_SNDTIMEO";
-		case SO_BROADCAST: return "SO_BROADCAST";
-		case SO_DOMAIN: return "SO_DOMAIN";
-		case SO_PROTOCOL: return "SO_PROTOCOL";
-		case SO_ACCEPTCONN: return "SO_ACCEPTCONN";
-		}
-	} else if (level == IPPROTO_TCP) {
-		switch (n) {
-		case TCP_NODELAY: return "TCP_NODELAY";
-		case TCP_KEEPIDLE: return "TCP_KEEPIDLE";
-		case TCP_KEEPINTVL: return "TCP_KEEPINTVL";
-		case TCP_KEEPCNT: return "TCP_KEEPCNT";
-		case TCP_USER_TIMEOUT: return "TCP_USER_TIMEOUT";
-		case TCP_FASTOPEN: return "TCP_FASTOPEN";
-		case TCP_CORK: return "TCP_CORK";
-		}
-	} else if (level == IPPROTO_IPV6 && n == IPV6_V6ONLY) {
-		return "IPV6_V6ONLY";
-	}
+	const struct optent *t = level == SOL_SOCKET ? opt_sol : level == IPPROTO_TCP ? opt_tcp
+	                         : level == IPPROTO_IP ? opt_ip : level == IPPROTO_IPV6 ? opt_ip6 : NULL;
+	for (; t && t->name; t++)
+		if (t->n == n)
+			return t->name;
 	return NULL;
 }
 
@@ -436,7 +445,10 @@ static void emit_arg(struct emit *e, const struct st_record *r, int kind, const 
 		}
 		break;
 	case ST_AK_EPOLLOP: kv_name(e, key, epoll_op_name(v), v); break;
-	case ST_AK_EPOLLEV: kv_flags(e, key, (uint64_t)v, epoll_flags); break;
+	case ST_AK_EPOLLEV:     /* (EPOLL_CTL_DEL: the kernel ignores the event) */
+		if (a1 != EPOLL_CTL_DEL)
+			kv_flags(e, key, (uint64_t)v, epoll_flags);
+		break;
 	case ST_AK_SPLICEDIR: o->kv_str(e, key, (r->a[n] >> 32) & 1 ? "to_socket" : "from_socket"); break;
 	case ST_AK_SIGNUM: kv_name(e, key, v == SIGPIPE ? "SIGPIPE" : NULL, v); break;
 	case ST_AK_HANDLER: kv_handler(e, r->a[n]); break;
@@ -449,7 +461,7 @@ static void emit_arg(struct emit *e, const struct st_record *r, int kind, const 
 static void emit_u64(struct emit *e, const struct st_record *r, const char *key)
 {
 	uint64_t v;
-	if (!key || !tlv_u64(r, &v))
+	if (!key || !tlv_u64(r, &v) || (r->call == ST_C_EPOLL_CTL && r->a[1] == EPOLL_CTL_DEL))
 		return;
 	if (r->call == ST_C_GETSOCKOPT && r->a[0] == SOL_SOCKET && r->a[1] == SO_ERROR && v)
 		e->ops->kv_str(e, key, st_errno_name((int)v));
@@ -480,6 +492,14 @@ void st_emit_args(struct emit *e, const struct st_record *r)
 	kv_epoll(e, r);
 	emit_u64(e, r, d->u64key);
 	kv_payload(e, r);
+	struct st_tcpbytes tb;
+	if (st_tcpbytes(r, &tb)) {
+		e->ops->kv_int(e, "bytes_sent", (int64_t)tb.sent);
+		if (tb.retrans)
+			e->ops->kv_int(e, "bytes_retrans", (int64_t)tb.retrans);
+		e->ops->kv_int(e, "bytes_acked", (int64_t)tb.acked);
+		e->ops->kv_int(e, "bytes_received", (int64_t)tb.received);
+	}
 	if (r->flags & ST_RF_FORTIFY)
 		e->ops->kv_bool(e, "fortify", 1);
 	struct st_tlv_view t;
@@ -520,6 +540,15 @@ void st_print_call(FILE *out, const struct st_record *r)
 	char inj[64];
 	if (st_injected(r, inj, sizeof(inj)))
 		fprintf(out, " [injected: %s]", inj);
+}
+
+int st_tcpbytes(const struct st_record *r, struct st_tcpbytes *tb)
+{
+	struct st_tlv_view t;
+	if (!st_tlv_find(r, ST_T_TCPBYTES, &t) || t.len != sizeof(*tb))
+		return 0;
+	memcpy(tb, t.p, sizeof(*tb));
+	return 1;
 }
 
 int st_injected(const struct st_record *r, char *buf, size_t n)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,8 @@ static struct lc_sock *new_sock(struct lc *lc, const struct st_record *r, int or
 	s->origin = origin;
 	s->start_ns = s->last_ns = start;
 	s->pair_id = -1;
+	s->unread = -1;
+	s->wire_out = -1;
 	s->family = -1;
 	s->type = -1;
 	lc->socks[lc->n++] = s;
@@ -909,6 +912,10 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			struct lc_sock *s = e->s;
 			lc->primary = s;
 			touch(lc, s, 0);
+			s->unread = (int64_t)(uint32_t)r->a[0];
+			struct st_tcpbytes tb;
+			if (r->a[2] == TCP_CLOSE && st_tcpbytes(r, &tb) && tb.sent >= tb.retrans)
+				s->wire_out = (int64_t)(tb.sent - tb.retrans);
 			/* what a socket whose birth was overwritten was: its addresses, TCP if it has a
 			 * TCP state */
 			if (!s->local[0])

@@ -60,6 +60,11 @@ struct lc_sock {
 	int stdio;                      /* held as fd 0, 1 or 2: bytes moved through stdio (FILE *)
 	                                 * are not seen, its byte counts may be short */
 	int handed_off;                 /* crossed an exec */
+	int64_t unread;                 /* bytes unread in its receive queue at its last sockstate
+	                                 * (just before its close), -1 when none was taken */
+	int64_t wire_out;               /* data bytes its kernel put on the wire in all, known once
+	                                 * a reset emptied its send queue (a sockstate in state
+	                                 * CLOSE with the kernel's byte counts), else -1 */
 };
 
 struct lc;

@@ -8,6 +8,7 @@
  *   harm stderr-socket    stderr closed, a socketpair takes fd 2; 300 children fill the
  *                         trace's process table; the peer of fd 2 gets only our "hello"
  *   harm close-race N     one thread socket()+close(), another open()+close_range() on its own fd
+ *   harm epoll-del        EPOLL_CTL_DEL with a pointer that is no event (the kernel ignores it)
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -223,6 +225,16 @@ int main(int argc, char **argv)
 		return run_stderr_socket();
 	if (!strcmp(m, "close-race") && argc > 2)
 		return run_close_race(atol(argv[2]));
-	fprintf(stderr, "usage: harm seccomp|dlopen-signal LIB N|raw-close-range|fd-limit|stderr-socket|close-race N\n");
+	if (!strcmp(m, "epoll-del")) {
+		int ep = epoll_create1(0), sv[2];
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 42 };
+		epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+		int rc = epoll_ctl(ep, EPOLL_CTL_DEL, sv[0], (struct epoll_event *)16);  /* unmapped */
+		printf("del %d\n", rc);
+		return 0;
+	}
+	fprintf(stderr, "usage: harm seccomp|dlopen-signal LIB N|raw-close-range|fd-limit|stderr-socket|close-race N|"
+	        "epoll-del\n");
 	return 2;
 }

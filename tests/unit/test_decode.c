@@ -1,6 +1,9 @@
 /* Unit tests for the decoder: every row of the call catalogue decodes, with its keys. */
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "decode.h"
@@ -55,7 +58,7 @@ TEST(every_catalogue_row_decodes_with_its_keys)
 		R.fd = 3;
 		R.complete = 1;
 		R.a[0] = 1;
-		R.a[1] = 2;
+		R.a[1] = call == ST_C_EPOLL_CTL ? 1 : 2;   /* (2 is EPOLL_CTL_DEL: no event) */
 		R.a[2] = 3ull | 1ull << 63;
 		put(ST_T_ADDR, &ss, 16);
 		put(ST_T_U64, &u, 8);
@@ -103,6 +106,50 @@ TEST(classes_answer_the_byte_questions)
 	R.call = ST_C_SEND;
 	R.ret = -1;
 	CHECK(st_rec_bytes(&R, &n) == 0, "a failed send moved nothing");
+	R.call = ST_C_RECV;
+	R.ret = 5;
+	R.a[1] = MSG_PEEK;
+	CHECK(st_rec_bytes(&R, &n) == 0 && n == 0, "a peek reads nothing");
+	R.ret = 0;
+	CHECK(st_rec_bytes(&R, &n) == -1 && n == 0, "a peek of 0 is EOF");
+}
+
+TEST(options_epoll_del_and_tcp_counts_decode_as_strace_would)
+{
+	static const struct { int level, opt; const char *want; } o[] = {
+		{ IPPROTO_IP, IP_TOS, "\"optname\":\"IP_TOS\"" },
+		{ IPPROTO_TCP, TCP_NODELAY, "\"optname\":\"TCP_NODELAY\"" },
+		{ IPPROTO_TCP, TCP_CONGESTION, "\"optname\":\"TCP_CONGESTION\"" },
+		{ IPPROTO_IPV6, IPV6_TCLASS, "\"optname\":\"IPV6_TCLASS\"" },
+		{ SOL_SOCKET, SO_PRIORITY, "\"optname\":\"SO_PRIORITY\"" },
+		{ SOL_SOCKET, 9999, "\"optname\":9999" },
+	};
+	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		memset(&R, 0, offsetof(struct st_record, blob));
+		R.call = ST_C_SETSOCKOPT;
+		R.complete = 1;
+		R.a[0] = (uint64_t)o[i].level;
+		R.a[1] = (uint64_t)o[i].opt;
+		const char *j = as_json();
+		CHECK(strstr(j, o[i].want) != NULL, "want %s in %s", o[i].want, j);
+	}
+	memset(&R, 0, offsetof(struct st_record, blob));
+	R.call = ST_C_EPOLL_CTL;
+	R.complete = 1;
+	R.a[1] = EPOLL_CTL_DEL;
+	R.a[2] = EPOLLIN;
+	uint64_t junk = 12345;
+	put(ST_T_U64, &junk, 8);
+	const char *j = as_json();
+	CHECK(strstr(j, "EPOLL_CTL_DEL") && !has_key(j, "events") && !has_key(j, "data"), "DEL: %s", j);
+	memset(&R, 0, offsetof(struct st_record, blob));
+	R.call = ST_C_SOCKSTATE;
+	R.complete = 1;
+	struct st_tcpbytes tb = { .acked = 85, .received = 2712428, .sent = 84, .retrans = 0 };
+	put(ST_T_TCPBYTES, &tb, sizeof(tb));
+	j = as_json();
+	CHECK(strstr(j, "\"bytes_sent\":84") && strstr(j, "\"bytes_received\":2712428") &&
+	      !has_key(j, "bytes_retrans"), "sockstate: %s", j);
 }
 
 TEST(text_from_a_trace_is_neutralised)

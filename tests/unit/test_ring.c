@@ -3,11 +3,19 @@
  * SOCKTRACE_DIR set to an empty directory and SOCKTRACE_SIZE=1M (tests/t_unit.sh does). */
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <linux/tcp.h>
 
 #include "reader.h"
 #include "st_preload.h"
 #include "unit.h"
+
+/* the sockstate's byte counts are read from struct tcp_info by offset */
+_Static_assert(offsetof(struct tcp_info, tcpi_bytes_acked) == ST_TCPI_BYTES_ACKED, "tcpi_bytes_acked");
+_Static_assert(offsetof(struct tcp_info, tcpi_bytes_received) == ST_TCPI_BYTES_RECEIVED, "tcpi_bytes_received");
+_Static_assert(offsetof(struct tcp_info, tcpi_bytes_sent) == ST_TCPI_BYTES_SENT, "tcpi_bytes_sent");
+_Static_assert(offsetof(struct tcp_info, tcpi_bytes_retrans) == ST_TCPI_BYTES_RETRANS, "tcpi_bytes_retrans");
 
 /* The trace as the viewer reads it, merged; counts by kind. */
 struct seen { uint64_t records, complete, late, torn, lost, recv_complete; uint64_t last_late_of;
