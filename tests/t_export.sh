@@ -115,7 +115,21 @@ t_export_pcapng_both_ends() {
 	expect_eq "SYNs" "$(tshark -r bp.pcapng -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' 2>/dev/null | wc -l)" 1 || return 1
 	expect_eq "FIN from the client's close" "$(tshark -r bp.pcapng -Y 'tcp.flags.fin==1' -T fields -e frame.comment 2>/dev/null | cut -d' ' -f1)" "close(fd=3)" || return 1
 	expect_eq "RST" "$(tshark -r bp.pcapng -Y 'tcp.flags.reset==1' 2>/dev/null | wc -l)" 1 || return 1
-	expect_eq "zero-filled payload without SOCKTRACE_PAYLOAD" "$(tshark -r bp.pcapng -Y 'tcp.len==30' -T fields -e tcp.payload 2>/dev/null | tr -d '0')" ""
+	expect_eq "zero-filled payload without SOCKTRACE_PAYLOAD" "$(tshark -r bp.pcapng -Y 'tcp.len==30' -T fields -e tcp.payload 2>/dev/null | tr -d '0')" "" || return 1
+	# each packet names its process in Wireshark's form (a Darwin process event block per
+	# process, its index in the packet), the same process as the comment's "pid N"
+	tshark -r bp.pcapng -X read_format:"MIME Files Format" -T fields -E occurrence=a -E aggregator=' ' \
+		-e pcapng.darwin.process_id -e pcapng.darwin.process_name \
+		-e pcapng.options.option.data.packet.darwin.dpeb_id > dpeb.txt 2>/dev/null
+	tshark -r bp.pcapng -T fields -e frame.comment 2>/dev/null | sed 's/.* pid \([0-9]*\) .*/\1/' > pids.txt
+	python3 - <<'PY' || return 1
+pids, names, ids = open("dpeb.txt").read().rstrip("\n").split("\t")
+pids, names, ids = pids.split(), names.split(), [int(i) for i in ids.split()]
+want = open("pids.txt").read().split()
+assert len(pids) == 2 and set(names) == {"brokenpipe"}, (pids, names)
+assert len(ids) == len(want) > 5, (ids, want)
+assert [pids[i] for i in ids] == want, (pids, ids, want)
+PY
 }
 run_case export_pcapng_both_ends_traced t_export_pcapng_both_ends
 
@@ -157,6 +171,10 @@ t_tail() {
 	wait $tp || fail "tail exit status $?" || return 1
 	grep -q "scenarios\[$bp:$bp\] accept(fd=3" tail.txt || fail "$(cat tail.txt tail.err)" || return 1
 	grep -q "scenarios\[$bp:$bp\] recv(fd=5, len=8, flags=0) = ? <unfinished: still blocked>" tail.txt || return 1
+	# its death, told once, with the call it was blocked in (fortify's normal exit is not)
+	expect_eq "deaths told" "$(grep -c '+++ ended with no exit recorded' tail.txt)" 1 || return 1
+	grep -q "scenarios\[$bp\] +++ ended with no exit recorded (killed by a signal, or _exit); it was blocked in recv(fd=5) +++" tail.txt \
+		|| fail "$(cat tail.txt)" || return 1
 	grep -q "fortify\[[0-9]*:[0-9]*\] recv(fd=4, len=64, flags=0, fortify=true) = 9" tail.txt || return 1
 	# what was there before tail started is not repeated
 	"$VIEW" tail --for 1 rings > again.txt || return 1

@@ -58,10 +58,22 @@ void add_step(struct finding *f, const struct step *s, const char *note)
 	f->nsteps++;
 }
 
+/* When a step acted on the wire, for ordering the two ends' steps by cause: a call that sent
+ * something (data, a SYN, a FIN) did so once it entered — its return may be stamped after the
+ * peer already read it; a call that saw something (a read, an error, an EOF) saw it by its
+ * return. Within one thread the order stays that of the calls. */
+static uint64_t acted(const struct step *s)
+{
+	int cl = st_call_class(s->call);
+	int sends = (s->out && s->ret >= 0) || ((cl == ST_CL_CLOSE || cl == ST_CL_SHUTDOWN ||
+	             cl == ST_CL_CONNECT) && !s->err);
+	return s->complete && sends && s->te ? s->te : s->ts;
+}
+
 static int by_time(const void *a, const void *b)
 {
-	const struct step *x = a, *y = b;
-	return x->ts < y->ts ? -1 : x->ts > y->ts;
+	uint64_t x = acted(a), y = acted(b);
+	return x < y ? -1 : x > y;
 }
 
 void sort_steps(struct finding *f)

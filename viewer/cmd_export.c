@@ -319,7 +319,15 @@ struct dgram {                      /* a datagram made from a send, not yet rece
 	UT_hash_handle hh;
 };
 
+struct proc_ix {                    /* a process's Darwin process event block */
+	int pid;
+	uint32_t index;
+	UT_hash_handle hh;
+};
+
 struct pcap_state {
+	struct proc_ix *procs;
+	uint32_t nprocs;
 	struct dgram *dgrams;
 	struct sockq_seen *queues;
 	struct conn *conns;             /* by key */
@@ -415,6 +423,33 @@ static uint16_t fold(uint32_t s)
 enum { F_FIN = 1, F_SYN = 2, F_RST = 4, F_PSH = 8, F_ACK = 16 };
 
 /* Write one packet (IPv4/IPv6, TCP or UDP) with `len` payload bytes (from data, zeros after). */
+/* The process whose call a packet comes from, as Apple's pktap captures name it: a Darwin
+ * Process Event Block (type 0x80000001: pid, option 2 its name) written before the first
+ * packet that needs it, which then carries its index in the section (EPB option 0x8001).
+ * Wireshark reads these (4.0 in its pcapng file view, later releases with each frame). */
+static uint32_t process_block(struct export_ctx *x, const struct st_pinfo *h)
+{
+	struct pcap_state *p = x->state;
+	struct proc_ix *e;
+	int pid = h->pid;
+	HASH_FIND_INT(p->procs, &pid, e);
+	if (e)
+		return e->index;
+	e = st_xcalloc(1, sizeof(*e));
+	e->pid = pid;
+	e->index = p->nprocs++;
+	HASH_ADD_INT(p->procs, pid, e);
+	uint8_t b[4 + 4 + 16 + 4];
+	memset(b, 0, sizeof(b));
+	put32(b, (uint32_t)pid);
+	size_t n = strnlen(h->comm, 16);
+	uint16_t oh[2] = { 2, (uint16_t)n };
+	memcpy(b + 4, oh, 4);
+	memcpy(b + 8, h->comm, n);
+	pcap_block(x, 0x80000001, b, 8 + ((n + 3) & ~(size_t)3) + 4);
+	return e->index;
+}
+
 static void packet(struct export_ctx *x, const struct st_record *r, const struct endpoint *src,
                    const struct endpoint *dst, int proto, uint32_t seq, uint32_t ack, int flags,
                    const uint8_t *data, size_t dlen, size_t len, const char *comment)
@@ -482,10 +517,12 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 		memcpy(b + 8, src->addr, 16);
 		memcpy(b + 24, dst->addr, 16);
 	}
-	/* enhanced packet block: interface 0, ns since the epoch, the call as a comment */
+	/* enhanced packet block: interface 0, ns since the epoch, the call as a comment and its
+	 * process as a Darwin process event block's index */
+	uint32_t dpeb = process_block(x, r->proc);
 	const struct st_trace_hdr *fh = &r->file->hdr;
 	uint64_t ts = fh->real0 + ((r->ts_exit ? r->ts_exit : r->ts_enter) - fh->mono0);
-	size_t clen = strlen(comment), olen = 4 + ((clen + 3) & ~(size_t)3) + 4;
+	size_t clen = strlen(comment), olen = 4 + ((clen + 3) & ~(size_t)3) + 8 + 4;
 	size_t body = 20 + ((tot + 3) & ~(size_t)3) + olen;
 	uint8_t *eb = st_xcalloc(1, body);
 	put32(eb, 0);
@@ -498,6 +535,10 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 	uint16_t oh[2] = { 1, (uint16_t)clen };
 	memcpy(o, oh, 4);
 	memcpy(o + 4, comment, clen);
+	o += 4 + ((clen + 3) & ~(size_t)3);
+	uint16_t ph[2] = { 0x8001, 4 };     /* epb_dpeb_id */
+	memcpy(o, ph, 4);
+	put32(o + 4, dpeb);
 	pcap_block(x, 6, eb, body);
 	free(eb);
 }
@@ -824,6 +865,11 @@ static void pcap_footer(struct export_ctx *x)
 	HASH_ITER(hh, p->conns, c, t) {
 		HASH_DEL(p->conns, c);
 		free(c);
+	}
+	struct proc_ix *pi, *pt;
+	HASH_ITER(hh, p->procs, pi, pt) {
+		HASH_DEL(p->procs, pi);
+		free(pi);
 	}
 	struct dgram *d, *dt;
 	HASH_ITER(hh, p->dgrams, d, dt) {

@@ -54,7 +54,8 @@ static void usage(FILE *out)
 	fputs("usage: socktrace tail [--from-start] [--for SECONDS] [filters] [DIR|FILE]\n"
 	      "  Follow the trace in DIR (default ./socktrace.data), which need not exist yet, and\n"
 	      "  print each call of every process as it completes, until interrupted. A call still\n"
-	      "  blocked after a second is shown once as <unfinished: still blocked>.\n"
+	      "  blocked after a second is shown once as <unfinished: still blocked>; a process that\n"
+	      "  ends with no exit recorded (killed) is told once, with the call it was blocked in.\n"
 	      "  --from-start    print what the trace already holds first (default: only new calls)\n"
 	      "  --for SECONDS   stop after this long\n" FILTER_HELP
 	      "example: socktrace tail --addr 127.0.0.1:6379 socktrace.data\n", out);
@@ -76,8 +77,17 @@ static int tail_opt(int c, const char *arg, void *ctx)
 }
 
 /* What tail keeps between two scans of the trace. */
+/* What tail knows of a process: seen running, its death told, the call it was blocked in. */
+struct pidstate {
+	int pid;
+	int seen_running, told;
+	char blocked[80];
+	UT_hash_handle hh;
+};
+
 struct tail {
 	struct st_file *f;
+	struct pidstate *pids;
 	struct spanstate *spans;        /* per span: how far it was read */
 	struct lc *lc;
 	struct st_record **batch;       /* this scan's records, put in time order */
@@ -113,6 +123,39 @@ static struct st_record *batch_slot(struct tail *t)
 	return t->batch[t->nbatch];
 }
 
+static struct pidstate *pid_state(struct tail *t, int pid)
+{
+	struct pidstate *ps;
+	HASH_FIND_INT(t->pids, &pid, ps);
+	if (!ps) {
+		ps = st_xcalloc(1, sizeof(*ps));
+		ps->pid = pid;
+		HASH_ADD_INT(t->pids, pid, ps);
+	}
+	return ps;
+}
+
+/* A process seen running that is gone with no exit recorded (a kill -9, a crash, _exit):
+ * said once, with the call it was blocked in, as strace says "+++ killed by SIGKILL +++". */
+static void tell_deaths(struct tail *t, const struct filter *flt)
+{
+	for (int i = 0; t->f && i < t->f->nprocs; i++) {
+		const struct st_pinfo *p = t->f->procs[i];
+		if (p->state != ST_PS_LIVE || (flt->pid >= 0 && p->pid != flt->pid))
+			continue;
+		struct pidstate *ps = pid_state(t, p->pid);
+		if (p->running) {
+			ps->seen_running = 1;
+		} else if (ps->seen_running && !ps->told) {
+			ps->told = 1;
+			printf("%12.6f %s[%d] +++ ended with no exit recorded (killed by a signal, or _exit)%s%s +++\n",
+			       t->t0 ? st_rel_s(mono_now(), t->t0) : 0.0, p->comm, p->pid,
+			       ps->blocked[0] ? "; it was blocked in " : "", ps->blocked);
+			fflush(stdout);
+		}
+	}
+}
+
 /* The records span i gained since the last scan, up to one still in its call. */
 static void scan_span(struct tail *t, size_t i, uint64_t now)
 {
@@ -135,13 +178,20 @@ static void scan_span(struct tail *t, size_t i, uint64_t now)
 		}
 		if (!r->complete && r->call != ST_C_EXEC) {
 			/* still in the call: wait, but say so once after a second */
-			if (!st->pending_since)
+			if (!st->pending_since) {
 				st->pending_since = now;
+				struct pidstate *ps = pid_state(t, r->proc->pid);
+				snprintf(ps->blocked, sizeof(ps->blocked), "%s(fd=%d)", st_call_name(r->call), r->fd);
+			}
 			if (st->pending_since != 1 && now - st->pending_since > 1000000000ull) {
 				st->pending_since = 1;
 				t->nbatch++;
 			}
 			break;
+		}
+		if (st->pending_since) {
+			struct pidstate *ps = pid_state(t, r->proc->pid);
+			ps->blocked[0] = 0;
 		}
 		st->pending_since = 0;
 		st_span_take(&st->sp);
@@ -198,6 +248,11 @@ static void tail_free(struct tail *t)
 		HASH_DEL(t->spans, st);
 		free(st);
 	}
+	struct pidstate *ps, *pt;
+	HASH_ITER(hh, t->pids, ps, pt) {
+		HASH_DEL(t->pids, ps);
+		free(ps);
+	}
 	st_file_close(t->f);
 	lc_free(t->lc);
 }
@@ -229,6 +284,7 @@ int command_tail(int argc, char **argv)
 		}
 		scan(&t);
 		show_batch(&t, &flt);
+		tell_deaths(&t, &flt);
 		struct timespec nap = { 0, 100000000 };
 		nanosleep(&nap, NULL);
 	}
