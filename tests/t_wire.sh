@@ -16,7 +16,8 @@ wire_case() {
 	sleep 0.3
 	kill $tp; wait $tp 2> /dev/null
 	"$VIEW" export --format pcapng -o "$W/$name.pcapng" "$W/$name" || return 1
-	python3 "$ROOT/tests/wire.py" "$W/$name.pcap" > "$name.wire"
+	"$VIEW" sockets --json "$W/$name" > "$name.sockets" || return 1
+	python3 "$ROOT/tests/wire.py" "$W/$name.pcap" "$name.sockets" > "$name.wire"
 	python3 "$ROOT/tests/wire.py" "$W/$name.pcapng" > "$name.export"
 	[ -s "$name.wire" ] || fail "tcpdump captured nothing" || return 1
 	grep -q "^0 packets dropped by kernel" "$W/$name.tcpdump" || fail "tcpdump dropped packets: $(grep dropped "$W/$name.tcpdump")" || return 1
@@ -38,18 +39,23 @@ run_case wire_idle_connection_reused t_wire_idle
 t_wire_unread() { wire_case ur "$TB/scenarios" unread-close; }
 run_case wire_close_with_unread_data t_wire_unread
 
-t_wire_http() {
+# wire_http NAME BYTES CURL-ARGS...: a traced python http.server serving a file of BYTES
+# (from SOURCE, /dev/urandom or /dev/zero), fetched by traced curl
+wire_http() {
 	hneed curl python3 ss || return $?
-	mkdir www && head -c 300000 /dev/urandom > www/f.bin
+	local name=$1 size=$2 src=$3; shift 3
+	mkdir www && head -c "$size" "$src" > www/f.bin
 	local port; port=$(hport)
-	(cd www && exec env SOCKTRACE_DIR="$W/h" LD_PRELOAD="$LIB" python3 -m http.server --bind 127.0.0.1 "$port") > srv.log 2>&1 &
+	(cd www && exec env SOCKTRACE_DIR="$W/$name" LD_PRELOAD="$LIB" python3 -m http.server --bind 127.0.0.1 "$port") > srv.log 2>&1 &
 	local sp=$!
 	listening "$port" || return 1
-	wire_case h curl -s -o /dev/null "http://127.0.0.1:$port/f.bin"
+	wire_case "$name" curl -s -o /dev/null "$@" "http://127.0.0.1:$port/f.bin"
 	local rc=$?
 	kill $sp; wait $sp 2> /dev/null
 	return $rc
 }
+
+t_wire_http() { wire_http h 300000 /dev/urandom; }
 run_case wire_http_download t_wire_http
 
 t_wire_linger0() { wire_case l0 "$TB/scenarios" linger0; }
@@ -75,16 +81,5 @@ run_case wire_udp_echo t_wire_udp
 # python http.server sends 20 MB to a curl that reads 200 kB/s and gives up after 1 s: the
 # server's last sends sit in its kernel's queue when curl's RST purges it, so the wire carries
 # less than the sends moved; the export counts what the client's kernel received instead.
-t_wire_slow() {
-	hneed curl python3 ss || return $?
-	mkdir www && head -c 20000000 /dev/zero > www/f.bin
-	local port; port=$(hport)
-	(cd www && exec env SOCKTRACE_DIR="$W/s" LD_PRELOAD="$LIB" python3 -m http.server --bind 127.0.0.1 "$port") > srv.log 2>&1 &
-	local sp=$!
-	listening "$port" || return 1
-	wire_case s curl -s -o /dev/null --limit-rate 200k --max-time 1 "http://127.0.0.1:$port/f.bin"
-	local rc=$?
-	kill $sp; wait $sp 2> /dev/null
-	return $rc
-}
+t_wire_slow() { wire_http s 20000000 /dev/zero --limit-rate 200k --max-time 1; }
 run_case wire_client_gives_up_on_slow_server t_wire_slow

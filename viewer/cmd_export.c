@@ -450,6 +450,35 @@ static uint32_t process_block(struct export_ctx *x, const struct st_pinfo *h)
 	return e->index;
 }
 
+/* An enhanced packet block: interface 0, ns since the epoch, the call as a comment and its
+ * process as a Darwin process event block's index. */
+static void enhanced_packet(struct export_ctx *x, const struct st_record *r, const uint8_t *b, size_t tot,
+                            const char *comment)
+{
+	uint32_t dpeb = process_block(x, r->proc);
+	const struct st_trace_hdr *fh = &r->file->hdr;
+	uint64_t ts = fh->real0 + ((r->ts_exit ? r->ts_exit : r->ts_enter) - fh->mono0);
+	size_t clen = strlen(comment), olen = 4 + ((clen + 3) & ~(size_t)3) + 8 + 4;
+	size_t body = 20 + ((tot + 3) & ~(size_t)3) + olen;
+	uint8_t *eb = st_xcalloc(1, body);
+	put32(eb, 0);
+	put32(eb + 4, (uint32_t)(ts >> 32));
+	put32(eb + 8, (uint32_t)ts);
+	put32(eb + 12, (uint32_t)tot);
+	put32(eb + 16, (uint32_t)tot);
+	memcpy(eb + 20, b, tot);
+	uint8_t *o = eb + 20 + ((tot + 3) & ~(size_t)3);
+	uint16_t oh[2] = { 1, (uint16_t)clen };
+	memcpy(o, oh, 4);
+	memcpy(o + 4, comment, clen);
+	o += 4 + ((clen + 3) & ~(size_t)3);
+	uint16_t ph[2] = { 0x8001, 4 };     /* epb_dpeb_id */
+	memcpy(o, ph, 4);
+	put32(o + 4, dpeb);
+	pcap_block(x, 6, eb, body);
+	free(eb);
+}
+
 static void packet(struct export_ctx *x, const struct st_record *r, const struct endpoint *src,
                    const struct endpoint *dst, int proto, uint32_t seq, uint32_t ack, int flags,
                    const uint8_t *data, size_t dlen, size_t len, const char *comment)
@@ -517,30 +546,7 @@ static void packet(struct export_ctx *x, const struct st_record *r, const struct
 		memcpy(b + 8, src->addr, 16);
 		memcpy(b + 24, dst->addr, 16);
 	}
-	/* enhanced packet block: interface 0, ns since the epoch, the call as a comment and its
-	 * process as a Darwin process event block's index */
-	uint32_t dpeb = process_block(x, r->proc);
-	const struct st_trace_hdr *fh = &r->file->hdr;
-	uint64_t ts = fh->real0 + ((r->ts_exit ? r->ts_exit : r->ts_enter) - fh->mono0);
-	size_t clen = strlen(comment), olen = 4 + ((clen + 3) & ~(size_t)3) + 8 + 4;
-	size_t body = 20 + ((tot + 3) & ~(size_t)3) + olen;
-	uint8_t *eb = st_xcalloc(1, body);
-	put32(eb, 0);
-	put32(eb + 4, (uint32_t)(ts >> 32));
-	put32(eb + 8, (uint32_t)ts);
-	put32(eb + 12, (uint32_t)tot);
-	put32(eb + 16, (uint32_t)tot);
-	memcpy(eb + 20, b, tot);
-	uint8_t *o = eb + 20 + ((tot + 3) & ~(size_t)3);
-	uint16_t oh[2] = { 1, (uint16_t)clen };
-	memcpy(o, oh, 4);
-	memcpy(o + 4, comment, clen);
-	o += 4 + ((clen + 3) & ~(size_t)3);
-	uint16_t ph[2] = { 0x8001, 4 };     /* epb_dpeb_id */
-	memcpy(o, ph, 4);
-	put32(o + 4, dpeb);
-	pcap_block(x, 6, eb, body);
-	free(eb);
+	enhanced_packet(x, r, b, tot, comment);
 }
 
 struct end_ix {                     /* "local|peer" of every traced TCP socket */

@@ -196,6 +196,32 @@ static int run(char **cmd, const char *dir)
 	return st;
 }
 
+/* A rule list that does not parse (or, from one --inject, is empty): said, 1. */
+static int bad_rules(const char *text, const char *from, int one)
+{
+	struct st_rule rules[ST_INJ_MAX];
+	char err[256];
+	int n = st_inject_parse(text, rules, ST_INJ_MAX, err, sizeof(err));
+	if (n < 0 || (one && n == 0)) {
+		fprintf(stderr, "socktrace record: %s: %s\n", from, n < 0 ? err : "an empty rule");
+		return 1;
+	}
+	return 0;
+}
+
+/* LD_PRELOAD with our library first, the user's after it. */
+static void preload_first(const char *lib)
+{
+	char *abs = realpath(lib, NULL);
+	const char *use = abs ? abs : lib, *oldpre = getenv("LD_PRELOAD");
+	size_t len = strlen(use) + (oldpre ? strlen(oldpre) : 0) + 2;
+	char *pre = st_xmalloc(len);
+	snprintf(pre, len, "%s%s%s", use, oldpre && *oldpre ? ":" : "", oldpre ? oldpre : "");
+	setenv("LD_PRELOAD", pre, 1);
+	free(pre);
+	free(abs);
+}
+
 int command_record(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -234,13 +260,8 @@ int command_record(int argc, char **argv)
 			setenv("SOCKTRACE_PAYLOAD", optarg, 1);
 			break;
 		case 'i': {
-			struct st_rule rules[ST_INJ_MAX];
-			char err[256];
-			int n = st_inject_parse(optarg, rules, ST_INJ_MAX, err, sizeof(err));
-			if (n <= 0) {
-				fprintf(stderr, "socktrace record: --inject: %s\n", n < 0 ? err : "an empty rule");
+			if (bad_rules(optarg, "--inject", 1))
 				return 2;
-			}
 			size_t l = strlen(inject);
 			if (l + strlen(optarg) + 2 >= sizeof(inject)) {
 				fprintf(stderr, "socktrace record: --inject: too many rules\n");
@@ -254,20 +275,12 @@ int command_record(int argc, char **argv)
 		}
 	}
 	if (inject[0]) {
-		struct st_rule rules[ST_INJ_MAX];
-		char err[256];
-		if (st_inject_parse(inject, rules, ST_INJ_MAX, err, sizeof(err)) < 0) {
-			fprintf(stderr, "socktrace record: --inject: %s\n", err);
+		if (bad_rules(inject, "--inject", 0))
 			return 2;
-		}
 		setenv("SOCKTRACE_INJECT", inject, 1);
-	} else if (getenv("SOCKTRACE_INJECT") && *getenv("SOCKTRACE_INJECT")) {
-		struct st_rule rules[ST_INJ_MAX];
-		char err[256];
-		if (st_inject_parse(getenv("SOCKTRACE_INJECT"), rules, ST_INJ_MAX, err, sizeof(err)) < 0) {
-			fprintf(stderr, "socktrace record: SOCKTRACE_INJECT: %s\n", err);
-			return 2;
-		}
+	} else if (getenv("SOCKTRACE_INJECT") && *getenv("SOCKTRACE_INJECT") &&
+	           bad_rules(getenv("SOCKTRACE_INJECT"), "SOCKTRACE_INJECT", 0)) {
+		return 2;
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "socktrace record: no command given\n");
@@ -283,14 +296,7 @@ int command_record(int argc, char **argv)
 	if (prepare_dir(dir, sizeof(dir)) < 0)
 		return 2;
 	setenv("SOCKTRACE_DIR", dir, 1);
-	char *abs = realpath(lib, NULL);
-	const char *oldpre = getenv("LD_PRELOAD");
-	size_t len = strlen(abs) + (oldpre ? strlen(oldpre) : 0) + 2;
-	char *pre = st_xmalloc(len);
-	snprintf(pre, len, "%s%s%s", abs, oldpre && *oldpre ? ":" : "", oldpre ? oldpre : "");
-	setenv("LD_PRELOAD", pre, 1);
-	free(pre);
-	free(abs);
+	preload_first(lib);
 	int st = run(argv + optind, dir);
 	if (st == -2)
 		return 2;

@@ -134,6 +134,29 @@ static void steps(struct story *x, struct finding *f)
 	sort_steps(f);
 }
 
+/* why, for a broken pipe upstream of a proxy whose client left */
+static void why_upstream_closed(struct story *x, struct finding *f)
+{
+	struct sdiag *d = x->d, *pd = x->pd;
+	char t1[32], t2[32];
+	const char *peer = who(x->s);
+	const char *death = x->died ? "; the default SIGPIPE action killed the process in that write" : "";
+	uint64_t req = d->last_in.valid ? d->last_in.ts : 0;
+	struct lc_sock *cl = proxy_client(x->g, x->ps, pd);
+	const struct sdiag *cd = diag_of(x->g, cl);
+	char t3[32];
+	secs(t1, sizeof(t1), cd->fin.ts, pd->close.ts);
+	secs(t2, sizeof(t2), cd->last_in.valid ? cd->last_in.ts : req, cd->fin.ts);
+	secs(t3, sizeof(t3), pd->close.ts, x->fail->ts);
+	snprintf(f->why, sizeof(f->why), "the proxy %s[%d] (%s) closed this connection %s after its own client (%s) "
+	         "went away, %s after sending its request: the client gave up before the reply came, and our reply, "
+	         "%s after the proxy left, had nobody to go to%s", pd->close.f->comm, pd->close.f->pid, peer, t1,
+	         who(cl), t2, t3, death);
+	snprintf(f->fix, sizeof(f->fix), "the client's timeout is shorter than this upstream's response time: make "
+	         "the upstream faster, or raise the client's (and the proxy's) timeout; handle EPIPE as \"the "
+	         "client went away\"");
+}
+
 static void why(struct story *x, struct finding *f)
 {
 	struct sdiag *d = x->d, *pd = x->pd;
@@ -160,22 +183,9 @@ static void why(struct story *x, struct finding *f)
 		         "check it before reuse (or retry once on EPIPE/ECONNRESET/EOF), or keep the client's idle time "
 		         "below the server's timeout");
 		return;
-	case K_UPSTREAM_CLOSED: {
-		struct lc_sock *cl = proxy_client(x->g, x->ps, pd);
-		const struct sdiag *cd = diag_of(x->g, cl);
-		char t3[32];
-		secs(t1, sizeof(t1), cd->fin.ts, pd->close.ts);
-		secs(t2, sizeof(t2), cd->last_in.valid ? cd->last_in.ts : req, cd->fin.ts);
-		secs(t3, sizeof(t3), pd->close.ts, x->fail->ts);
-		snprintf(f->why, sizeof(f->why), "the proxy %s[%d] (%s) closed this connection %s after its own client (%s) "
-		         "went away, %s after sending its request: the client gave up before the reply came, and our reply, "
-		         "%s after the proxy left, had nobody to go to%s", pd->close.f->comm, pd->close.f->pid, peer, t1,
-		         who(cl), t2, t3, death);
-		snprintf(f->fix, sizeof(f->fix), "the client's timeout is shorter than this upstream's response time: make "
-		         "the upstream faster, or raise the client's (and the proxy's) timeout; handle EPIPE as \"the "
-		         "client went away\"");
+	case K_UPSTREAM_CLOSED:
+		why_upstream_closed(x, f);
 		return;
-	}
 	case K_CLIENT_GAVE_UP: {
 		/* the reply: its first write after the client left (which still "succeeded") */
 		const struct step *reply = d->out_after_peer_close.valid ? &d->out_after_peer_close
