@@ -222,6 +222,47 @@ static void preload_first(const char *lib)
 	free(abs);
 }
 
+/* One of record's options with a value: 1 (said why) if it is bad. */
+static int record_opt(int c, const char *arg, char *dir, size_t dn, char *inject, size_t in)
+{
+	switch (c) {
+	case 'o':
+		if (!*arg) {
+			fprintf(stderr, "socktrace record: -o needs a directory\n");
+			return 1;
+		}
+		snprintf(dir, dn, "%s", arg);
+		break;
+	case 's':
+		if (check_num("--size", arg, 1, 1ull << 20, 64ull << 30, "a size from 1M to 64G"))
+			return 1;
+		setenv("SOCKTRACE_SIZE", arg, 1);
+		break;
+	case 'd':
+		if (check_num("--stack-depth", arg, 0, 0, ST_MAX_FRAMES, "a number from 0 to 64"))
+			return 1;
+		setenv("SOCKTRACE_STACK_DEPTH", arg, 1);
+		break;
+	case 'p':
+		if (check_num("--payload", arg, 0, 0, 8192, "a byte count from 0 to 8192"))
+			return 1;
+		setenv("SOCKTRACE_PAYLOAD", arg, 1);
+		break;
+	case 'i': {
+		if (bad_rules(arg, "--inject", 1))
+			return 1;
+		size_t l = strlen(inject);
+		if (l + strlen(arg) + 2 >= in) {
+			fprintf(stderr, "socktrace record: --inject: too many rules\n");
+			return 1;
+		}
+		snprintf(inject + l, in - l, "%s%s", l ? ";" : "", arg);
+		break;
+	}
+	}
+	return 0;
+}
+
 int command_record(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -237,39 +278,10 @@ int command_record(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o':
-			if (!*optarg) {
-				fprintf(stderr, "socktrace record: -o needs a directory\n");
+		case 'o': case 's': case 'd': case 'p': case 'i':
+			if (record_opt(c, optarg, dir, sizeof(dir), inject, sizeof(inject)))
 				return 2;
-			}
-			snprintf(dir, sizeof(dir), "%s", optarg);
 			break;
-		case 's':
-			if (check_num("--size", optarg, 1, 1ull << 20, 64ull << 30, "a size from 1M to 64G"))
-				return 2;
-			setenv("SOCKTRACE_SIZE", optarg, 1);
-			break;
-		case 'd':
-			if (check_num("--stack-depth", optarg, 0, 0, ST_MAX_FRAMES, "a number from 0 to 64"))
-				return 2;
-			setenv("SOCKTRACE_STACK_DEPTH", optarg, 1);
-			break;
-		case 'p':
-			if (check_num("--payload", optarg, 0, 0, 8192, "a byte count from 0 to 8192"))
-				return 2;
-			setenv("SOCKTRACE_PAYLOAD", optarg, 1);
-			break;
-		case 'i': {
-			if (bad_rules(optarg, "--inject", 1))
-				return 2;
-			size_t l = strlen(inject);
-			if (l + strlen(optarg) + 2 >= sizeof(inject)) {
-				fprintf(stderr, "socktrace record: --inject: too many rules\n");
-				return 2;
-			}
-			snprintf(inject + l, sizeof(inject) - l, "%s%s", l ? ";" : "", optarg);
-			break;
-		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -157,6 +157,29 @@ static void why_upstream_closed(struct story *x, struct finding *f)
 	         "client went away\"");
 }
 
+/* why, for a reset drawn by data the peer left unread */
+static void why_reset_unread(struct story *x, struct finding *f)
+{
+	struct sdiag *d = x->d, *pd = x->pd;
+	char t1[32];
+	const char *peer = who(x->s);
+	const char *death = x->died ? "; the default SIGPIPE action killed the process in that write" : "";
+	uint64_t req = d->last_in.valid ? d->last_in.ts : 0;
+	if (x->s->role == ROLE_SERVER && req && req < x->gone) {
+		secs(t1, sizeof(t1), req, x->gone);
+		snprintf(f->why, sizeof(f->why), "the client (%s) closed %s after its request — it gave up, or had read "
+		         "all it wanted — while %u byte(s) of our reply were still unread in its receive buffer: the "
+		         "kernel answers that with RST instead of FIN, and our next call failed%s", peer, t1,
+		         pd->close_q.unread, death);
+	} else {
+		snprintf(f->why, sizeof(f->why), "the peer (%s) closed while %u byte(s) it had been sent were still "
+		         "unread in its receive buffer: the kernel answers that with RST instead of FIN, and our next "
+		         "call failed%s", peer, pd->close_q.unread, death);
+	}
+	snprintf(f->fix, sizeof(f->fix), "on the peer side, read what the other end sends (or shutdown(SHUT_WR) and "
+	         "drain) before close(); here, treat ECONNRESET/EPIPE as the peer going away");
+}
+
 static void why(struct story *x, struct finding *f)
 {
 	struct sdiag *d = x->d, *pd = x->pd;
@@ -199,19 +222,7 @@ static void why(struct story *x, struct finding *f)
 		return;
 	}
 	case K_RESET_UNREAD:
-		if (x->s->role == ROLE_SERVER && req && req < x->gone) {
-			secs(t1, sizeof(t1), req, x->gone);
-			snprintf(f->why, sizeof(f->why), "the client (%s) closed %s after its request — it gave up, or had read "
-			         "all it wanted — while %u byte(s) of our reply were still unread in its receive buffer: the "
-			         "kernel answers that with RST instead of FIN, and our next call failed%s", peer, t1,
-			         pd->close_q.unread, death);
-		} else {
-			snprintf(f->why, sizeof(f->why), "the peer (%s) closed while %u byte(s) it had been sent were still "
-			         "unread in its receive buffer: the kernel answers that with RST instead of FIN, and our next "
-			         "call failed%s", peer, pd->close_q.unread, death);
-		}
-		snprintf(f->fix, sizeof(f->fix), "on the peer side, read what the other end sends (or shutdown(SHUT_WR) and "
-		         "drain) before close(); here, treat ECONNRESET/EPIPE as the peer going away");
+		why_reset_unread(x, f);
 		return;
 	case K_ABORTIVE_CLOSE:
 		snprintf(f->why, sizeof(f->why), "the peer (%s) closed abortively with SO_LINGER {1,0}, which sends RST%s",
