@@ -8,6 +8,7 @@ source tests/lib.sh
 
 pass=0 failn=0 skip=0 failed=()
 TMPROOT=$(mktemp -d /tmp/socktrace-test.XXXXXX)
+chmod 755 "$TMPROOT"   # (servers that drop privileges, nginx as www-data, read files under it)
 only=${1:-}
 
 run_case() {  # run_case NAME FUNCTION

@@ -246,6 +246,33 @@ PY
 }
 run_case diagnose_real_nginx_proxy_client_gave_up t_real_proxy
 
+# nginx (sendfile) serving 30 MB to a curl that reads 100 kB/s and gives up after 1 s: curl
+# closes with the reply unread, its kernel sends RST; nginx never sees a failing call — epoll
+# reports the error and nginx reads it with getsockopt(SO_ERROR). One finding, nginx's.
+t_real_nginx_download_given_up() {
+	hneed nginx curl ss || return $?
+	local port; port=$(hport)
+	nginx_conf "$port" "sendfile on; server { listen 127.0.0.1:$port; root $W/ngx/www; }"
+	head -c 30000000 /dev/zero > "$W/ngx/www/big.bin" && chmod a+r "$W/ngx/www/big.bin"
+	$(PRE) nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" 2> /dev/null &
+	local np=$!
+	listening "$port" || return 1
+	$(PRE) curl -s -o /dev/null --limit-rate 100k --max-time 1 "http://127.0.0.1:$port/big.bin"
+	expect_eq "curl's status (timed out)" $? 28 || return 1
+	sleep 0.3
+	kill $np; wait $np 2> /dev/null
+	diag rings > f.json
+	expect_eq "findings" "$($Q values kind < f.json | tr '\n' ' ')" "reset_by_unread_data " || fail "$(head -c 1500 f.json)" || return 1
+	expect_eq "whose" "$(head -n 1 f.json | $Q values role) $(head -n 1 f.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["steps"][-1]["where"].split()[-1])')" "server [nginx]" || return 1
+	expect_eq "the chain" "$(steps_of f.json | cut -d'|' -f1,2)" "recv|$(steps_of f.json | head -n 1 | cut -d'|' -f2)
+close|0
+getsockopt|0" || return 1
+	head -n 1 f.json | $Q values explanation | grep -Eq "while [0-9]+ byte\(s\) of our reply were still unread .* we learnt of it from poll/epoll's error report and SO_ERROR" \
+		|| fail "$(head -n 1 f.json)" || return 1
+	expect_eq "nginx's socket ends" "$("$VIEW" sockets --json rings | $Q values end comm=nginx role=server)" reset
+}
+run_case diagnose_real_nginx_download_given_up t_real_nginx_download_given_up
+
 # redis with "timeout 1": an idle python client and redis-cli each send after 2.5 s idle
 t_real_redis_idle() {
 	hneed redis-server redis-cli python3 ss || return $?

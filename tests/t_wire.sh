@@ -83,3 +83,23 @@ run_case wire_udp_echo t_wire_udp
 # less than the sends moved; the export counts what the client's kernel received instead.
 t_wire_slow() { wire_http s 20000000 /dev/zero --limit-rate 200k --max-time 1; }
 run_case wire_client_gives_up_on_slow_server t_wire_slow
+
+# nginx with sendfile on: its bytes leave through sendfile(2), not send; three requests on one
+# curl connection (keep-alive), then a curl that gives up on a slow download of the same file
+t_wire_nginx_sendfile() {
+	hneed nginx curl ss || return $?
+	local port; port=$(hport)
+	nginx_conf "$port" "sendfile on; server { listen 127.0.0.1:$port; root $W/ngx/www; }"
+	head -c 30000000 /dev/zero > "$W/ngx/www/big.bin" && chmod a+r "$W/ngx/www/big.bin"
+	SOCKTRACE_DIR="$W/n" LD_PRELOAD="$LIB" nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" 2> /dev/null &
+	local np=$!
+	listening "$port" || return 1
+	local u="http://127.0.0.1:$port"
+	wire_case n sh -c "curl -s -o /dev/null -o /dev/null -o /dev/null $u/f.bin $u/big.bin $u/f.bin &&
+		curl -s -o /dev/null --limit-rate 100k --max-time 1 $u/big.bin; true"
+	local rc=$?
+	[ $rc -eq 0 ] && { expect_ge "sendfile calls" "$("$VIEW" dump --json "$W/n" | $Q count call=sendfile)" 2 || rc=1; }
+	kill $np; wait $np 2> /dev/null
+	return $rc
+}
+run_case wire_nginx_sendfile_keepalive_and_reset t_wire_nginx_sendfile

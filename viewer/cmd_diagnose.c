@@ -62,7 +62,7 @@ void add_step(struct finding *f, const struct step *s, const char *note)
  * something (data, a SYN, a FIN) did so once it entered — its return may be stamped after the
  * peer already read it; a call that saw something (a read, an error, an EOF) saw it by its
  * return. Within one thread the order stays that of the calls. */
-static uint64_t acted(const struct step *s)
+uint64_t step_acted(const struct step *s)
 {
 	int cl = st_call_class(s->call);
 	int sends = (s->out && s->ret >= 0) || ((cl == ST_CL_CLOSE || cl == ST_CL_SHUTDOWN ||
@@ -72,7 +72,7 @@ static uint64_t acted(const struct step *s)
 
 static int by_time(const void *a, const void *b)
 {
-	uint64_t x = acted(a), y = acted(b);
+	uint64_t x = step_acted(a), y = step_acted(b);
 	return x < y ? -1 : x > y;
 }
 
@@ -241,7 +241,7 @@ static void print_text(int i, const struct finding *f, const struct step_view *v
 	putchar('\n');
 	for (int k = 0; k < f->nsteps; k++) {
 		const struct step *st = v[k].st;
-		printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s%s%s%s\n", st_rel_s(st->ts, t0), st->f->pid, st->tid,
+		printf("   %+10.6f %6d:%-6u %s(fd=%d) = %s%s%s%s%s%s\n", st_rel_s(step_acted(st), t0), st->f->pid, st->tid,
 		       st_call_name(st->call), st->fd, !st->complete || st->ret < 0 ? st_col(C_RED) : "", v[k].res,
 		       st_col(C_RESET), st->inject[0] ? " [injected: " : "", st->inject, st->inject[0] ? "]" : "");
 		if (v[k].where[0] || st->note[0])

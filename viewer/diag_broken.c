@@ -165,16 +165,18 @@ static void why_reset_unread(struct story *x, struct finding *f)
 	const char *peer = who(x->s);
 	const char *death = x->died ? "; the default SIGPIPE action killed the process in that write" : "";
 	uint64_t req = d->last_in.valid ? d->last_in.ts : 0;
+	const char *then = x->fail->call == ST_C_GETSOCKOPT
+	                   ? "we learnt of it from poll/epoll's error report and SO_ERROR"
+	                   : "our next call failed";
 	if (x->s->role == ROLE_SERVER && req && req < x->gone) {
 		secs(t1, sizeof(t1), req, x->gone);
 		snprintf(f->why, sizeof(f->why), "the client (%s) closed %s after its request — it gave up, or had read "
 		         "all it wanted — while %u byte(s) of our reply were still unread in its receive buffer: the "
-		         "kernel answers that with RST instead of FIN, and our next call failed%s", peer, t1,
-		         pd->close_q.unread, death);
+		         "kernel answers that with RST instead of FIN, and %s%s", peer, t1, pd->close_q.unread, then, death);
 	} else {
 		snprintf(f->why, sizeof(f->why), "the peer (%s) closed while %u byte(s) it had been sent were still "
-		         "unread in its receive buffer: the kernel answers that with RST instead of FIN, and our next "
-		         "call failed%s", peer, pd->close_q.unread, death);
+		         "unread in its receive buffer: the kernel answers that with RST instead of FIN, and %s%s", peer,
+		         pd->close_q.unread, then, death);
 	}
 	snprintf(f->fix, sizeof(f->fix), "on the peer side, read what the other end sends (or shutdown(SHUT_WR) and "
 	         "drain) before close(); here, treat ECONNRESET/EPIPE as the peer going away");

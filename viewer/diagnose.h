@@ -142,6 +142,8 @@ int is_out(const struct st_record *r);
 struct finding *add_finding(struct diag *g, int kind, struct lc_sock *s, uint64_t ts);
 void add_step(struct finding *f, const struct step *s, const char *note);
 void sort_steps(struct finding *f);
+/* When a step acted on the wire (a send's entry, a read's return): the chain's order and times. */
+uint64_t step_acted(const struct step *s);
 void secs(char *buf, size_t n, uint64_t a, uint64_t b);
 struct lc_sock *peer_of(struct diag *g, struct lc_sock *s);
 

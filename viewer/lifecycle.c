@@ -779,9 +779,9 @@ static void h_sockopt(struct ctx *x, struct lc_sock *s)
 	uint64_t v;
 	if (r->call != ST_C_GETSOCKOPT || r->a[1] != SO_ERROR || !st_tlv_find(r, ST_T_U64, &tv) || tv.len != 8)
 		return;
-	memcpy(&v, tv.p, 8);        /* how a non-blocking connect ended */
+	memcpy(&v, tv.p, 8);        /* how a non-blocking connect ended, or an error pending */
 	if (v) {
-		int ev = note_error(s, ST_C_CONNECT, (int)v);
+		int ev = note_error(s, s->connecting ? ST_C_CONNECT : ST_C_GETSOCKOPT, (int)v);
 		if (t)
 			t->ev |= ev;
 	} else if (s->connecting && t) {
@@ -837,11 +837,13 @@ static void ready(struct ctx *x, int fd, uint32_t rev)
 		s->connecting = 0;
 		ev |= EV_CONNECTED;
 	}
-	if (rev & POLLRDHUP)
+	/* with an error pending (a reset, mostly) a hang-up is no FIN: what it was shows when
+	 * the program reads the error (SO_ERROR, or a failing call) */
+	int failed = (rev & POLLERR) && s->type == SOCK_STREAM;
+	if ((rev & POLLRDHUP) && !failed)
 		ev |= peer_fin(s, FIN_RDHUP, x->t);
-	if (rev & POLLHUP) {
-		ev |= peer_fin(s, FIN_HUP, x->t) | EV_HANGUP;
-	}
+	if (rev & POLLHUP)
+		ev |= (failed ? 0 : peer_fin(s, FIN_HUP, x->t)) | EV_HANGUP;
 	if ((rev & POLLERR) && !s->connecting)
 		ev |= EV_SOCK_ERROR;
 	if (x->t > s->last_ns)
