@@ -156,6 +156,22 @@ void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer)
 	errno = saved;
 }
 
+/* The address a non-blocking connect went to: the peer's, for the table (no syscall: the
+ * connection is not made yet, getpeername would fail), so that a socket whose connect record
+ * the ring overwrites is still paired with its other end. */
+void st_sock_set_peer(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct st_sock *m = mine(fd);
+	if (!m || !sa || len <= 0 || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return;
+	struct sockaddr_storage ss;
+	if ((size_t)len > sizeof(ss))
+		len = sizeof(ss);
+	memcpy(&ss, sa, (size_t)len);
+	fill_addr(&m->peer, &ss, len);
+	publish(fd);
+}
+
 int st_sock_local_unknown(int fd)
 {
 	const struct st_sock *m = mine(fd);

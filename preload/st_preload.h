@@ -372,6 +372,7 @@ void st_sock_put_known(int fd, struct st_call *c);
 void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer);
 void st_sock_clear(int fd);
 int st_sock_local_unknown(int fd);
+void st_sock_set_peer(int fd, const struct sockaddr *sa, socklen_t len);
 void st_sock_copy(int from, int to);
 int st_sock_kind_known(int fd, int *dom, int *type, int *proto);
 void st_sock_publish_all(void);     /* a new entry: put our live sockets under our id */

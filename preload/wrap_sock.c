@@ -146,7 +146,11 @@ ST_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	st_is_sock(fd);
 	TRACED(int, ST_C_CONNECT, fd, 0, 0, 0, 3 * ADDR_ROOM, REAL(connect)(fd, sa, len),
 	       st_put_addr(&c, ST_T_ADDR, sa, len),
-	       if (r == 0 || errno == EINPROGRESS) st_sock_addrs(fd, &c, 1, r == 0));
+	       if (r == 0 || errno == EINPROGRESS) {
+		       st_sock_addrs(fd, &c, 1, r == 0);
+		       if (r != 0)
+			       st_sock_set_peer(fd, sa, len);
+	       });
 }
 
 ST_EXPORT int shutdown(int fd, int how)

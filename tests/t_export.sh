@@ -96,11 +96,16 @@ t_export_pcapng_tcp() {
 	wait
 	"$VIEW" export --format pcapng -o tcp.pcapng rings || return 1
 	tshark_ok tcp.pcapng || return $?
-	expect_eq "packets" "$(tshark -r tcp.pcapng 2>/dev/null | wc -l)" 8 || return 1
+	# handshake 3, data 4, our FIN, and the server's FIN: the client never read the end of
+	# stream, its kernel counted it (bytes_received one more than the data)
+	# (when it had arrived by then: it races with our close; tests/t_wire.sh has a fixed case)
+	local sfin; sfin=$(tshark -r tcp.pcapng -Y "tcp.flags.fin==1 && tcp.srcport==$(cat "$pf")" -T fields -e frame.comment 2>/dev/null | grep -c 'inferred: the other end is not traced; its FIN, counted')
+	expect_eq "packets" "$(tshark -r tcp.pcapng 2>/dev/null | wc -l)" $((8 + sfin)) || return 1
+	expect_eq "the SYN-ACK, inferred" "$(tshark -r tcp.pcapng -Y 'tcp.flags.syn==1 && tcp.flags.ack==1' -T fields -e frame.comment 2>/dev/null | grep -c 'inferred')" 1 || return 1
 	expect_eq "handshake" "$(tshark -r tcp.pcapng -Y 'tcp.flags.syn==1' 2>/dev/null | wc -l)" 2 || return 1
 	expect_eq "payloads" "$(tshark -r tcp.pcapng -Y 'tcp.len>0' -T fields -e tcp.payload 2>/dev/null | tr '\n' ' ')" \
 		"68656c6c6f 48454c4c4f 776f726c64 574f524c44 " || return 1
-	expect_eq "our FIN" "$(tshark -r tcp.pcapng -Y 'tcp.flags.fin==1' -T fields -e frame.comment 2>/dev/null | cut -d' ' -f1)" "shutdown(fd=3)" || return 1
+	expect_eq "our FIN" "$(tshark -r tcp.pcapng -Y 'tcp.flags.fin==1' -T fields -e frame.comment 2>/dev/null | head -n 1 | cut -d' ' -f1)" "shutdown(fd=3)" || return 1
 	tshark -r tcp.pcapng -Y 'tcp.len==5' -T fields -e frame.comment 2>/dev/null | head -n 1 \
 		| grep -Eq "^send\(fd=3\) = 5 pid [0-9]+ tid [0-9]+ at client \(tests/progs/classic.c:[0-9]+\) \[classic\]$" \
 		|| fail "comment: $(tshark -r tcp.pcapng -T fields -e frame.comment 2>/dev/null | head -n 4)"

@@ -103,3 +103,36 @@ t_wire_nginx_sendfile() {
 	return $rc
 }
 run_case wire_nginx_sendfile_keepalive_and_reset t_wire_nginx_sendfile
+
+# a non-blocking connect to a closed port (SYN, then the port's RST) and three non-blocking
+# connects completed by one poll: the SYNs leave at the connects
+t_wire_connects() {
+	wire_case rf "$TB/scenarios" nb-refused || return 1
+	expect_eq "refused" "$(cat rf.export)" ">S <R" || return 1
+	wire_case mc "$TB/patterns" multi-connect || return 1
+	expect_eq "SYNs at the connects" "$(tshark -r "$W/mc.pcapng" -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' -T fields -e frame.comment 2>/dev/null | cut -d'(' -f1 | sort | uniq -c | tr -s ' ')" " 3 connect"
+}
+run_case wire_refused_and_one_poll_three_connects t_wire_connects
+
+# one end traced: python sends 2 bytes and closes, untraced; the traced client reads the 2
+# bytes, not the end of stream, and closes 200 ms later. The server's side is inferred: its
+# data from our read, its FIN from our kernel's count (bytes_received = data + 1)
+t_wire_one_end() {
+	hneed python3 ss || return $?
+	local port; port=$(hport)
+	python3 - "$port" > srv.log 2>&1 <<'PY' &
+import socket, sys
+l = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+c, _ = l.accept(); c.sendall(b"hi"); c.close()
+PY
+	local sp=$!
+	listening "$port" || return 1
+	wire_case one python3 -c "
+import socket, time
+s = socket.create_connection(('127.0.0.1', $port)); time.sleep(0.1)
+s.recv(2); time.sleep(0.2); s.close()" || return 1
+	wait $sp
+	expect_eq "export" "$(cat one.export)" ">S <S <D2 <F >F" || return 1
+	expect_eq "inferred server packets" "$(tshark -r "$W/one.pcapng" -Y "tcp.srcport==$port" -T fields -e frame.comment 2>/dev/null | grep -c 'inferred: the other end is not traced')" 3
+}
+run_case wire_one_end_traced t_wire_one_end

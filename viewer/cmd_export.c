@@ -303,15 +303,10 @@ struct conn {
 	                                 * reset the connection, the rest of the sender's queue
 	                                 * was dropped unsent */
 	int syn_done;
+	int syn_sent;                   /* the client's SYN is out (a connect that went on) */
 	UT_hash_handle hh;
 };
 
-/* A socket's last sockstate: bytes unread when it was closed (an RST instead of a FIN). */
-struct sockq_seen {
-	int id;
-	uint32_t unread;
-	UT_hash_handle hh;
-};
 
 struct dgram {                      /* a datagram made from a send, not yet received */
 	char key[400];                  /* src|dst|len */
@@ -329,7 +324,6 @@ struct pcap_state {
 	struct proc_ix *procs;
 	uint32_t nprocs;
 	struct dgram *dgrams;
-	struct sockq_seen *queues;
 	struct conn *conns;             /* by key */
 	struct conn **by_sock;          /* by socket id: the connection, if this is its primary */
 	int nby;
@@ -687,16 +681,21 @@ static void tcp_flag(struct export_ctx *x, const struct st_record *r, struct con
 		c->rst[from] = 1;
 }
 
-static void handshake(struct export_ctx *x, const struct st_record *r, struct conn *c, int client,
+static void handshake(struct export_ctx *x, const struct st_record *r, struct conn *c, int client, int me,
                       const char *cm)
 {
 	int sv = !client;
-	packet(x, r, &c->ep[client], &c->ep[sv], IPPROTO_TCP, c->seq[client], 0, F_SYN, NULL, 0, 0, cm);
+	/* with one end traced, the other end's packets say they are inferred */
+	char inf[800];
+	snprintf(inf, sizeof(inf), "%s (inferred: the other end is not traced)", cm);
+	const char *cc = c->both || client == me ? cm : inf, *sc = c->both || sv == me ? cm : inf;
+	if (!c->syn_sent)
+		packet(x, r, &c->ep[client], &c->ep[sv], IPPROTO_TCP, c->seq[client], 0, F_SYN, NULL, 0, 0, cc);
 	packet(x, r, &c->ep[sv], &c->ep[client], IPPROTO_TCP, c->seq[sv], c->seq[client] + 1, F_SYN | F_ACK, NULL,
-	       0, 0, cm);
+	       0, 0, sc);
 	c->seq[client]++;
 	c->seq[sv]++;
-	packet(x, r, &c->ep[client], &c->ep[sv], IPPROTO_TCP, c->seq[client], c->seq[sv], F_ACK, NULL, 0, 0, cm);
+	packet(x, r, &c->ep[client], &c->ep[sv], IPPROTO_TCP, c->seq[client], c->seq[sv], F_ACK, NULL, 0, 0, cc);
 	c->syn_done = 1;
 }
 
@@ -712,8 +711,24 @@ static void tcp_record(struct export_ctx *x, const struct st_record *r, struct l
 	if (!c)
 		return;
 	int other = !me;
+	/* the SYN leaves when connect is called; the rest of the handshake is known done when the
+	 * connect returns, a wait reports it writable, or the server accepts */
+	if (!c->syn_done && !c->syn_sent && (ev & (EV_CONNECTING | EV_REFUSED)) && subject) {
+		packet(x, r, &c->ep[me], &c->ep[other], IPPROTO_TCP, c->seq[me], 0, F_SYN, NULL, 0, 0, cm);
+		c->syn_sent = 1;
+	}
+	if (!c->syn_done && c->syn_sent && (ev & EV_REFUSED)) {
+		/* nobody listened: the port's kernel answered the SYN with RST */
+		size_t l = strlen(cm);
+		snprintf(cm + l, cmn - l, " (inferred: %s)", "the refusing end");
+		packet(x, r, &c->ep[other], &c->ep[me], IPPROTO_TCP, 0, c->seq[me] + 1, F_RST | F_ACK, NULL, 0, 0, cm);
+		cm[l] = 0;
+		c->rst[other] = 1;
+		c->syn_done = 1;
+		return;
+	}
 	if (!c->syn_done && (ev & (EV_CONNECTED | EV_ACCEPTED)))
-		handshake(x, r, c, ev & EV_CONNECTED ? me : other, cm);
+		handshake(x, r, c, ev & EV_CONNECTED ? me : other, me, cm);
 	const uint8_t *data = NULL;
 	size_t dlen = 0;
 	struct st_tlv_view tv;
@@ -762,17 +777,31 @@ static void tcp_record(struct export_ctx *x, const struct st_record *r, struct l
 		snprintf(cm + l, cmn - l, " (inferred: %s)", "the other end is not traced");
 		if (dir < 0 && moved > 0 && !c->rst[other] && !c->fin[other])
 			tcp_data(x, r, c, other, data, dlen, (size_t)moved, cm);
+		if (dir < 0 && moved > 0) {
+			c->readb[other] += (uint64_t)moved;
+			c->acc[other] += (uint64_t)moved;
+		}
 		if ((ev & EV_PEER_FIN) && !c->fin[other] && !c->rst[other])
 			tcp_flag(x, r, c, other, F_FIN | F_ACK, cm);
 		if ((ev & (EV_RESET | EV_EPIPE)) && !c->rst[other])
 			tcp_flag(x, r, c, other, F_RST, cm);
 		cm[l] = 0;
 	}
-	struct pcap_state *p = x->state;
-	struct sockq_seen *q;
-	HASH_FIND_INT(p->queues, &s->id, q);
-	int unread = q && q->unread;
+	int unread = s->unread > 0;     /* its sockstate just before the close that ended it */
 	int dead = c->rst[0] || c->rst[1];      /* a reset connection sends nothing more */
+	if ((ev & (EV_CLOSED | EV_EXIT_CLOSED)) && unread && !dead && !c->fin[other]) {
+		/* what this end's kernel held unread had arrived: the sender's call may not have
+		 * returned yet (both traced), or its bytes were never read (one end traced) */
+		uint64_t got = c->readb[other] + (uint64_t)s->unread;
+		if (got > c->acc[other]) {
+			size_t l = strlen(cm);
+			snprintf(cm + l, cmn - l, " (%s)", c->both ? "sent by the other end before this; unread here"
+			         : "inferred: the other end is not traced; unread here");
+			tcp_data(x, r, c, other, NULL, 0, (size_t)(got - c->acc[other]), cm);
+			c->acc[other] = got;
+			cm[l] = 0;
+		}
+	}
 	if ((ev & EV_ABORTIVE) || ((ev & (EV_CLOSED | EV_EXIT_CLOSED)) && unread)) {
 		if (!dead)
 			tcp_flag(x, r, c, me, F_RST, cm);   /* an abortive close, or unread data */
@@ -783,18 +812,35 @@ static void tcp_record(struct export_ctx *x, const struct st_record *r, struct l
 		c->closed[me] = 1;
 }
 
+/* One end traced: the other end's FIN, when this end's kernel counted it (tcp_info's
+ * bytes_received is the data that arrived plus one for a FIN) though the program never read
+ * the end of stream. */
+static void tcp_sockstate(struct export_ctx *x, const struct st_record *r, struct lc_sock *s)
+{
+	int me;
+	struct st_tcpbytes tb;
+	if (s->type != SOCK_STREAM || s->origin == ST_OR_WRAPPED || s->stdio || !st_tcpbytes(r, &tb))
+		return;
+	struct conn *c = conn_for(x, s, &me);
+	int other = !me;
+	if (!c || c->both || !c->syn_done || c->fin[other] || c->rst[other] || c->rst[me] ||
+	    tb.received != s->bytes_in + (uint32_t)r->a[0] + 1)
+		return;
+	char cm[300];
+	snprintf(cm, sizeof(cm), "sockstate(fd=%d) bytes_received=%llu pid %d (inferred: the other end is not traced; "
+	         "its FIN, counted by this end's kernel)", r->fd, (unsigned long long)tb.received, r->proc->pid);
+	uint64_t got = c->readb[other] + (uint32_t)r->a[0];
+	if (got > c->acc[other]) {
+		tcp_data(x, r, c, other, NULL, 0, (size_t)(got - c->acc[other]), cm);
+		c->acc[other] = got;
+	}
+	tcp_flag(x, r, c, other, F_FIN | F_ACK, cm);
+}
+
 static void pcap_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev)
 {
-	if (r->call == ST_C_SOCKSTATE && s) {   /* remembered for the close that follows */
-		struct pcap_state *p = x->state;
-		struct sockq_seen *q;
-		HASH_FIND_INT(p->queues, &s->id, q);
-		if (!q) {
-			q = st_xcalloc(1, sizeof(*q));
-			q->id = s->id;
-			HASH_ADD_INT(p->queues, id, q);
-		}
-		q->unread = (uint32_t)r->a[0];
+	if (r->call == ST_C_SOCKSTATE && s) {   /* (the lifetime keeps what the close needs) */
+		tcp_sockstate(x, r, s);
 		return;
 	}
 	if (!s || (!r->complete && r->call != ST_C_EXIT))
@@ -860,8 +906,18 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 	(void)ev;
 	const struct lc_touch *tt;
 	int nt = lc_touches(x->lc, &tt);
-	for (int k = 0; k < nt; k++)
-		tcp_record(x, r, tt[k].s, tt[k].ev, tt[k].s == s, cm, sizeof(cm));
+	for (int k = 0; k < nt; k++) {
+		if (r->fd >= 0 || tt[k].s->pid != r->proc->pid || !tt[k].s->nfds) {
+			tcp_record(x, r, tt[k].s, tt[k].ev, tt[k].s == s, cm, sizeof(cm));
+			continue;
+		}
+		/* a wait: which of its sockets this packet is about ("poll(fd=-1)" says nothing) */
+		char wc[sizeof(cm)];
+		const char *rest = strchr(cm, ')');
+		snprintf(wc, sizeof(wc), "%s(reported fd=%d%s", st_call_name(r->call), tt[k].s->fds[tt[k].s->nfds - 1],
+		         rest ? rest : ")");
+		tcp_record(x, r, tt[k].s, tt[k].ev, tt[k].s == s, wc, sizeof(wc));
+	}
 }
 
 static void pcap_footer(struct export_ctx *x)
@@ -881,11 +937,6 @@ static void pcap_footer(struct export_ctx *x)
 	HASH_ITER(hh, p->dgrams, d, dt) {
 		HASH_DEL(p->dgrams, d);
 		free(d);
-	}
-	struct sockq_seen *q, *qt;
-	HASH_ITER(hh, p->queues, q, qt) {
-		HASH_DEL(p->queues, q);
-		free(q);
 	}
 	free(p->by_sock);
 	free(p->buf);

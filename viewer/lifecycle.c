@@ -211,8 +211,12 @@ static void unbind(struct lc *lc, struct fdent *e, uint64_t ts, int how)
 		add_int(s->holders, &s->nholders, LC_MAX_PIDS, (int)(e->key >> 32));
 	HASH_DEL(lc->fds, e);
 	free(e);
-	if (--s->refs > 0)
+	if (--s->refs > 0) {
+		/* the queues seen before closing one copy (a fork server's parent) are not what
+		 * the socket's real close will leave: that is told by its own sockstate */
+		s->unread = -1;
 		return;
+	}
 	s->end = end_reason(s, how == END_CLOSED);
 	s->end_ns = ts;
 	if (s->end_ns > s->last_ns)
