@@ -362,6 +362,7 @@ void st_proc_exit(int status)
 	static int done;
 	if (!__atomic_load_n(&st_g.on, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
 		return;
+	status &= 0xff;     /* what the parent sees: exit(-1) is 255 */
 	st_event(ST_C_EXIT, -1, (uint64_t)(int64_t)status, 0, 0, 0);
 	struct st_proc *p = st_proc_of(st_g.proc_id);
 	if (!p || p->id != st_g.proc_id)

@@ -146,7 +146,12 @@ t_processes() {
 	# calls: the SIGPIPE disposition at start, sockets, fork/close/exec, and the exit
 	grep -Eq "^[0-9]+ forkexec  \(ppid [0-9]+\)  5 calls  exited 0 " p.txt || fail "$(cat p.txt)" || return 1
 	grep -Eq "^  [0-9]+ forkexec  \(ppid [0-9]+, fork child\)  4 calls  exec'd " p.txt || fail "$(cat p.txt)" || return 1
-	grep -Eq "^    [0-9]+ exe  \(ppid [0-9]+, exec'd image\)  4 calls  exited 0 .*exec-child" p.txt || fail "$(cat p.txt)"
+	grep -Eq "^    [0-9]+ exe  \(ppid [0-9]+, exec'd image\)  4 calls  exited 0 .*exec-child" p.txt || fail "$(cat p.txt)" || return 1
+	# _exit(-1) is status 255 to the parent (rsync's daemon does it), and so in the trace
+	hneed python3 || return $?
+	traced "$W/neg" python3 -c 'import os, socket; socket.socket(); os._exit(-1)'
+	expect_eq "python's status" $? 255 || return 1
+	"$VIEW" processes neg | grep -q "exited 255 " || fail "$("$VIEW" processes neg)"
 }
 run_case processes_fork_tree t_processes
 

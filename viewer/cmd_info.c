@@ -26,7 +26,7 @@ static void show_proc(const struct st_file *f, const struct st_pinfo *p)
 	       p->flags & ST_PF_FORK ? " fork child" : "", p->flags & ST_PF_EXEC ? " exec'd image" : "");
 	printf("    state    %s", state_name(p));
 	if (p->state == ST_PS_EXITED)
-		printf(", status %d", p->exit_status);
+		printf(", status %d", p->exit_status & 0xff);
 	printf("; uid %u euid %u%s\n", p->uid, p->euid, p->flags & ST_PF_SETUID ? ", changed credentials" : "");
 	if (p->flags & ST_PF_SECCOMP)
 		printf("    seccomp  a filter was installed: no stacks, address lookups or fd probes after it\n");

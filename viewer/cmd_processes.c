@@ -13,7 +13,7 @@ static const char *state_text(const struct st_pinfo *p, char *buf, size_t n)
 {
 	switch (p->state) {
 	case ST_PS_EXITED:
-		snprintf(buf, n, "exited %d", p->exit_status);
+		snprintf(buf, n, "exited %d", p->exit_status & 0xff);
 		return buf;
 	case ST_PS_GONE:
 		return "killed";

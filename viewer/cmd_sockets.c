@@ -49,6 +49,8 @@ static void sock_json(const struct lc_sock *s)
 	for (int i = 0; i < s->npeers; i++)
 		o->kv_str(&e, NULL, s->peers[i]);
 	o->end_list(&e);
+	if (s->more_peers)      /* (the list keeps four; --addr matches only those) */
+		o->kv_int(&e, "datagrams_with_other_peers", s->more_peers);
 	if (s->pair_id > 0)
 		o->kv_int(&e, "pair", s->pair_id);
 	o->kv_str(&e, "origin", st_origin_name(s->origin));

@@ -281,6 +281,8 @@ static void add_peer(struct lc_sock *s, const struct st_record *r, int type)
 			return;
 	if (s->npeers < 4)
 		strcpy(s->peers[s->npeers++], a);
+	else
+		s->more_peers++;
 }
 
 static int note_error(struct lc_sock *s, int call, int err)

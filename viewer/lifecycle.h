@@ -42,8 +42,9 @@ struct lc_sock {
 	int holders[LC_MAX_PIDS], nholders;  /* the processes holding it at its end */
 	int family, type;
 	char local[128], peer[128];
-	char peers[4][128];             /* UDP: distinct peers seen (sendto/recvfrom) */
+	char peers[4][128];             /* UDP: the first distinct peers seen (sendto/recvfrom) */
 	int npeers;
+	int more_peers;                 /* datagrams to or from peers beyond those four */
 	int origin;                     /* enum st_origin */
 	int role;                       /* enum lc_role */
 	uint64_t start_ns, end_ns, last_ns;

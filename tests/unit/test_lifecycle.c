@@ -1,4 +1,5 @@
 /* Unit tests for the lifecycle rules (viewer/lifecycle.c) on synthetic records. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -394,5 +395,30 @@ TEST(routine_errors_are_not_listed)
 	CHECK(a->nerrors == 0, "%d errors listed", a->nerrors);
 	feed(lc, p, ST_C_SEND, 3, -1, EPIPE, 10, 0, 0);
 	CHECK(a->nerrors == 1 && a->epipe, "EPIPE is");
+	lc_free(lc);
+}
+
+/* a UDP server's peers: the first four listed, the datagrams of the others counted; a
+ * fork server's parent closing its copy leaves no unread count for the child's close */
+TEST(udp_peers_and_unread_of_a_copy)
+{
+	struct lc *lc = lc_new();
+	struct lc_sock *u = feed(lc, p, ST_C_SOCKET, -1, 5, 0, AF_INET, SOCK_DGRAM, 0);
+	for (int i = 0; i < 6; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)(4000 + i)),
+		                         .sin_addr.s_addr = htonl(0x7f000001) };
+		rec(p, ST_C_RECVFROM, 5, 10, 100, 0, 0);
+		put_tlv(ST_T_PEER, &a, sizeof(a));
+		lc_feed(lc, &R);
+	}
+	CHECK(u->npeers == 4 && u->more_peers == 2, "peers %d, more %d", u->npeers, u->more_peers);
+	struct lc_sock *s = sock(lc, p, 6);
+	feed(lc, p, ST_C_FORK, -1, 200, 0, 0, 0, 0);
+	feed(lc, c, ST_C_SEND, 6, 10, 0, 10, 0, 0);
+	feed(lc, p, ST_C_SOCKSTATE, 6, 0, 0, 300, 0, 1);
+	CHECK(s->unread == 300, "sockstate's unread: %lld", (long long)s->unread);
+	feed(lc, p, ST_C_CLOSE, 6, 0, 0, 0, 0, 0);
+	CHECK(s->end == END_NONE && s->unread == -1, "the parent's copy: end %s, unread %lld",
+	      lc_end_name(s->end), (long long)s->unread);
 	lc_free(lc);
 }
