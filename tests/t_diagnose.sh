@@ -341,3 +341,13 @@ close|0|-" || return 1
 		|| fail "$(head -n 1 a.json)"
 }
 run_case diagnose_pattern_no_reply_timeout t_pat_timeout
+
+# the client left before the server read its request: still the client giving up (its own
+# send, traced, came before its close), timed from that send
+t_pat_late_read() {
+	pattern a late-read || return 1
+	expect_eq "findings" "$($Q values kind < a.json | tr '\n' ' ')" "client_gave_up " || fail "$(cat a.json)" || return 1
+	head -n 1 a.json | $Q values explanation | grep -Eq "the client \(127.0.0.1:[0-9]+\) gave up: it closed the connection [0-9.]+ (us|ms) after its request, before our reply; our reply came 1[0-9][0-9](\.[0-9]+)? ms later" \
+		|| fail "$(head -n 1 a.json)"
+}
+run_case diagnose_pattern_request_read_after_client_left t_pat_late_read

@@ -67,7 +67,10 @@ static int classify(struct story *x)
 			return half ? K_RST_AFTER_HALF_CLOSE : x->ps->linger0 ? K_ABORTIVE_CLOSE : K_RESET_UNREAD;
 		if (proxy_client(x->g, x->ps, pd))
 			return K_UPSTREAM_CLOSED;
-		if (x->s->role == ROLE_SERVER && d->last_in.valid && d->last_in.ts < x->gone)
+		/* it sent its request before it left (its own write, when traced), though we may
+		 * have read it only after */
+		int asked = pd->last_out.valid && pd->last_out.te < x->gone;
+		if (x->s->role == ROLE_SERVER && d->last_in.valid && (d->last_in.ts < x->gone || asked))
 			return K_CLIENT_GAVE_UP;
 	} else if (d->fin.valid && d->fin.ts <= fail->ts) {
 		x->gone = d->fin.ts;
@@ -215,7 +218,8 @@ static void why(struct story *x, struct finding *f)
 		/* the reply: its first write after the client left (which still "succeeded") */
 		const struct step *reply = d->out_after_peer_close.valid ? &d->out_after_peer_close
 		                           : d->out_after_fin.valid ? &d->out_after_fin : x->fail;
-		secs(t1, sizeof(t1), req, x->gone);
+		uint64_t asked = pd && pd->last_out.valid && pd->last_out.te < x->gone ? pd->last_out.te : req;
+		secs(t1, sizeof(t1), asked, x->gone);
 		secs(t2, sizeof(t2), x->gone, reply->te);
 		snprintf(f->why, sizeof(f->why), "the client (%s) gave up: it closed the connection %s after its request, "
 		         "before our reply; our reply came %s later%s", peer, t1, t2, death);

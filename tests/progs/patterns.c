@@ -11,6 +11,8 @@
  *   patterns no-reply            the server reads the request and closes without a reply
  *   patterns one-write           one write on a socketpair (for fault injection)
  *   patterns multi-connect       three non-blocking connects completed by one poll
+ *   patterns late-read           the client sends a request and closes at once; the server reads it
+ *                                100 ms later and its reply fails
  *   patterns mute                the server reads the request and never answers; the client
  *                                gives up after 300 ms */
 #include <fcntl.h>
@@ -195,6 +197,31 @@ static int mute(void)
 	return 0;
 }
 
+/* the client sends its request and leaves at once; the busy server reads it 100 ms later and
+ * answers into a closed connection (ab closing its spare connections at the end of a run) */
+static int late_read(void)
+{
+	int port, l = listen_any(SOCK_STREAM, &port, NULL);
+	pid_t p = fork();
+	if (p == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		int s = accept_one(l);
+		msleep(100);
+		char b[64];
+		recv(s, b, sizeof(b), 0);
+		char reply[1000] = { 0 };
+		for (int i = 0; i < 3 && send(s, reply, sizeof(reply), 0) > 0; i++)
+			msleep(20);
+		_exit(0);
+	}
+	close(l);
+	int c = connect_port(SOCK_STREAM, port);
+	send(c, "GET /\r\n", 7, 0);
+	close(c);
+	waitpid(p, NULL, 0);
+	return 0;
+}
+
 /* three non-blocking connects, completed by one poll */
 static int multi_connect(void)
 {
@@ -250,6 +277,8 @@ int main(int argc, char **argv)
 		return mute();
 	if (!strcmp(m, "multi-connect"))
 		return multi_connect();
+	if (!strcmp(m, "late-read"))
+		return late_read();
 	fprintf(stderr, "usage: patterns idle-reuse|half-close-linger|proxy|no-reply\n");
 	return 2;
 }
