@@ -258,6 +258,13 @@ void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
  * table knows go with it, so a socket whose birth the ring overwrote is still exported. */
 void st_sockstate(int fd)
 {
+	st_sockstate_if(fd, 0);
+}
+
+/* The same, only when data is waiting unread (at exit: a socket the exit will close with an
+ * RST instead of a FIN). */
+void st_sockstate_if(int fd, int only_unread)
+{
 	if (st_g.seccomp || !st_g.on || fd < 0)
 		return;
 	int saved = errno, inq = 0, outq = 0;
@@ -265,7 +272,7 @@ void st_sockstate(int fd)
 	 * <netinet/tcp.h> stops before the byte counts */
 	union { uint8_t state; uint8_t b[256]; } ti;
 	socklen_t tl = sizeof(ti);
-	if (syscall(SYS_ioctl, fd, SIOCINQ, &inq) != 0) {
+	if (syscall(SYS_ioctl, fd, SIOCINQ, &inq) != 0 || (only_unread && inq <= 0)) {
 		errno = saved;
 		return;
 	}

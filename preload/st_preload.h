@@ -230,6 +230,7 @@ void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t);
 void st_done_slow(struct st_call *c);
 void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret);
 void st_sockstate(int fd);
+void st_sockstate_if(int fd, int only_unread);
 
 /* ---- fault injection: inject.c ---- */
 extern int st_inj_on;               /* 1 while rules may apply (until read and found none) */

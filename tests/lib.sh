@@ -84,3 +84,12 @@ http {
 }
 EOF
 }
+
+tshark_ok() {  # tshark_ok FILE: reads cleanly, checksums right, no capture anomalies
+	command -v tshark > /dev/null || { echo "tshark not installed"; return 77; }
+	tshark -r "$1" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+		-q -z expert > expert.txt 2> tshark.err || { cat tshark.err; return 1; }
+	if grep -Ei "malformed|bad checksum|checksum.*incorrect|previous segment|unseen segment|retransmission|out-of-order|Errors \(" expert.txt; then
+		fail "tshark found problems in $1"
+	fi
+}

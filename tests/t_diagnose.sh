@@ -351,3 +351,18 @@ t_pat_late_read() {
 		|| fail "$(head -n 1 a.json)"
 }
 run_case diagnose_pattern_request_read_after_client_left t_pat_late_read
+
+# a client that exits without closing, 99,990 bytes unread: the exit sends RST (the preload
+# takes a sockstate of each socket with data waiting as the process exits); the server's
+# next send fails with ECONNRESET, the export shows the client's RST
+t_exit_unread() {
+	traced "$W/a" "$TB/scenarios" exit-unread > out.txt || return 1
+	diag a > a.json
+	expect_eq "findings" "$($Q values kind < a.json | tr '\n' ' ')" "reset_by_unread_data " || fail "$(cat a.json)" || return 1
+	expect_eq "the chain" "$(steps_of a.json | cut -d'|' -f1-4)" "exit|0|-|the peer exited without closing, the soc
+send|-1|ECONNRESET|ECONNRESET: the peer's RST" || return 1
+	"$VIEW" export --format pcapng -o a.pcapng a || return 1
+	tshark_ok a.pcapng || return $?
+	expect_eq "the client's RST" "$(tshark -r a.pcapng -Y 'tcp.flags.reset==1' -T fields -e frame.comment 2>/dev/null | cut -d'(' -f1)" "exit"
+}
+run_case diagnose_exit_with_unread_data t_exit_unread

@@ -79,15 +79,6 @@ t_export_jsonl() {
 }
 run_case export_jsonl t_export_jsonl
 
-tshark_ok() {  # tshark_ok FILE: reads cleanly, checksums right, no capture anomalies
-	command -v tshark > /dev/null || { echo "tshark not installed"; return 77; }
-	tshark -r "$1" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -o ip.check_checksum:TRUE \
-		-q -z expert > expert.txt 2> tshark.err || { cat tshark.err; return 1; }
-	if grep -Ei "malformed|bad checksum|checksum.*incorrect|previous segment|unseen segment|retransmission|out-of-order|Errors \(" expert.txt; then
-		fail "tshark found problems in $1"
-	fi
-}
-
 t_export_pcapng_tcp() {
 	local pf=$W/port
 	"$TB/classic" tcp-server "$pf" > /dev/null &

@@ -107,10 +107,12 @@ static void steps(struct story *x, struct finding *f)
 			snprintf(n, sizeof(n), "the peer closed with SO_LINGER {1,0}: abortive close, RST%s",
 			         pd->close_q.valid && pd->close_q.unread ? "" : "");
 		else if (pd->close_q.valid && pd->close_q.unread)
-			snprintf(n, sizeof(n), "the peer closed with %u byte(s) unread in its receive buffer: the kernel "
-			         "sent RST, not FIN", pd->close_q.unread);
+			snprintf(n, sizeof(n), "the peer %s with %u byte(s) unread in its receive buffer: the kernel "
+			         "sent RST, not FIN", pd->close.call == ST_C_EXIT ? "exited without closing, the socket open"
+			         : "closed", pd->close_q.unread);
 		else
-			snprintf(n, sizeof(n), "the peer closed its end (FIN)");
+			snprintf(n, sizeof(n), "the peer %s (FIN)", pd->close.call == ST_C_EXIT
+			         ? "exited without closing: the exit closed its end" : "closed its end");
 		add_step(f, &pd->close, n);
 	}
 	if (d->fin.valid && d->fin.ts <= x->fail->ts)

@@ -316,6 +316,15 @@ void diag_observe(struct diag *g, const struct st_record *r)
 			for (int i = 0; i < tv[k].s->nfds; i++)
 				d->fin.fd = tv[k].s->fds[i];
 		}
+		if ((tv[k].ev & EV_EXIT_CLOSED) && r->call == ST_C_EXIT && !d->close.valid) {
+			/* the exit closed it: a close as the peer sees it (an RST when data was left
+			 * unread: the sockstate taken at the exit says) */
+			set_step(&d->close, r, NULL);
+			d->close.fd = tv[k].s->nfds ? tv[k].s->fds[tv[k].s->nfds - 1] : -1;
+			d->bytes_in_at_close = tv[k].s->bytes_in;
+			d->bytes_out_at_close = tv[k].s->bytes_out;
+			d->close_q = d->q_pending;
+		}
 	}
 	if (!r->complete && hang_kind(r)) {
 		g->hung = st_xrealloc(g->hung, (size_t)(g->nhung + 1) * sizeof(*g->hung));

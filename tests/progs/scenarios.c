@@ -9,6 +9,7 @@
  *   scenarios blocked        a thread blocks in recv forever (the test kills the process)
  *   scenarios eagain N [poll]  N non-blocking recvs in a row without waiting (or each after a poll)
  *   scenarios eof-reads [N]  reads N times (3) after the peer's FIN
+ *   scenarios exit-unread    exits with data unread on a connection (the exit sends RST)
  *   scenarios close-wait-leak  forgets to close a connection its client closed, serves another */
 #include <fcntl.h>
 #include <poll.h>
@@ -263,6 +264,27 @@ int main(int argc, char **argv)
 		}
 		close(l);
 		printf("served 2\n");
+	} else if (!strcmp(m, "exit-unread")) {
+		/* the client (a child) reads 10 bytes of the server's 100 kB and exits without
+		 * closing: the exit closes the socket with data unread, so with an RST */
+		int port, l = listen_any(SOCK_STREAM, &port, NULL);
+		pid_t p = fork();
+		if (p == 0) {
+			close(l);
+			int c = connect_port(SOCK_STREAM, port);
+			char b[10];
+			ssize_t got = recv(c, b, sizeof(b), MSG_WAITALL);
+			usleep(50000);
+			printf("client read %zd, exits\n", got);
+			exit(0);
+		}
+		signal(SIGPIPE, SIG_IGN);
+		int s = accept(l, NULL, NULL);
+		static char big[100000];
+		ssize_t n = send(s, big, sizeof(big), 0);
+		waitpid(p, NULL, 0);
+		ssize_t n2 = send(s, big, 10, 0);
+		printf("server sent %zd, then %zd (%s)\n", n, n2, n2 < 0 ? strerror(errno) : "-");
 	} else {
 		fprintf(stderr, "unknown scenario\n");
 		return 2;
