@@ -19,9 +19,8 @@ bold "== 3. timeline: each socket's calls in order, with state changes"
 SOCKTRACE_PAGER=cat run $ST timeline "$D"
 bold "== 4. the server's connection with symbolized stacks: where each call came from"
 SOCKTRACE_PAGER=cat run $ST timeline --stack --fd 4 "$D"
-bold "== 5. the raw log as JSON: the fatal call is the one entered and never completed"
-echo "\$ $ST dump --json $D | grep '\"complete\":false'"
-$ST dump --json "$D" | grep '"complete":false'
+bold "== 5. the raw log: the fatal send is the call entered and never returned"
+SOCKTRACE_PAGER=cat run $ST dump "$D"
 echo
 bold "== 6. diagnose: what went wrong, why, and what to do"
 SOCKTRACE_PAGER=cat run $ST diagnose "$D"

@@ -273,6 +273,33 @@ static void mark_injected(struct finding *f)
 			         st_call_name(f->steps[k].call));
 	if (!f->injected[0])
 		return;
+	/* what the injection did, in the steps it touched */
+	for (int k = 0; k < f->nsteps; k++) {
+		struct step *st = &f->steps[k];
+		if (!strncmp(st->inject, "reset", 5) && st->err)
+			snprintf(st->note, sizeof(st->note), "%s: this end aborted the connection (the injected reset "
+			         "sent the peer an RST)", st_errno_name(st->err));
+		else if (!strncmp(st->inject, "error=", 6) && st->err)
+			snprintf(st->note, sizeof(st->note), "%s: not made — the injected error", st_errno_name(st->err));
+	}
+	const struct step *last = f->nsteps ? &f->steps[f->nsteps - 1] : NULL;
+	if (last && !strncmp(last->inject, "error=", 6) && last->err) {
+		/* the failure itself was made up: no story of the peer to tell */
+		snprintf(f->why, sizeof(f->why), "injected by SOCKTRACE_INJECT (%s): the %s was not made and failed with "
+		         "%s as the rule says; nothing happened on the connection", f->injected, st_call_name(last->call),
+		         st_errno_name(last->err));
+		snprintf(f->fix, sizeof(f->fix), "this is the failure you asked for: check that the program handles "
+		         "%s here (stops writing, closes, reconnects or reports it)", st_errno_name(last->err));
+		return;
+	}
+	if (last && !strncmp(last->inject, "reset", 5) && last->err) {
+		snprintf(f->why, sizeof(f->why), "injected by SOCKTRACE_INJECT (%s): this end aborted the connection just "
+		         "before the %s (the peer got an RST), and the %s failed with %s as the kernel decided",
+		         f->injected, st_call_name(last->call), st_call_name(last->call), st_errno_name(last->err));
+		snprintf(f->fix, sizeof(f->fix), "this is the failure you asked for: check that the program handles "
+		         "%s here, and that the peer copes with the reset", st_errno_name(last->err));
+		return;
+	}
 	char pre[160];
 	int pl = snprintf(pre, sizeof(pre), "injected by SOCKTRACE_INJECT (%s): ", f->injected);
 	size_t l = pl > 0 && (size_t)pl < sizeof(pre) ? (size_t)pl : sizeof(pre) - 1;

@@ -143,13 +143,17 @@ static void instant(struct export_ctx *x, const struct st_record *r, const char 
 static void blocked_slice(struct export_ctx *x, int pid, uint32_t tid, int call, uint64_t t, uint64_t end,
                           int returned)
 {
-	if (end < t + BLOCKED_NS || call == ST_C_EXEC || call == ST_C_EXIT)
+	if ((returned > 0 && end < t + BLOCKED_NS) || call == ST_C_EXEC || call == ST_C_EXIT)
 		return;
+	if (end < t + 2)
+		end = t + 2;
 	ev_begin(x);
 	fprintf(x->out, "{\"ph\":\"X\",\"cat\":\"blocked\",\"name\":\"blocked\",\"pid\":%d,\"tid\":%u,"
 	        "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"in\":\"%s\",\"waited_ms\":%.3f%s}}",
 	        pid, tid, us(x, t) + 0.001, (double)(end - t) / 1e3 - 0.002, st_call_name(call), (double)(end - t) / 1e6,
-	        returned ? "" : ",\"until\":\"the end of the trace: never returned\"");
+	        returned > 0 ? "" : returned == 0 ? ",\"until\":\"never returned: its process exited, or the trace was read\""
+	        : ",\"until\":\"never returned: the process was killed; when is not recorded, so the slice ends at the "
+	          "trace's last record\"");
 }
 
 /* A call still blocked at the end of the trace: its slice is ended there (footer). */
@@ -261,7 +265,7 @@ static void chrome_footer(struct export_ctx *x)
 		uint64_t end = o->end ? o->end : x->t_last;
 		if (end < o->ts)
 			end = o->ts;
-		blocked_slice(x, o->pid, o->tid, o->call, o->ts, end, 0);
+		blocked_slice(x, o->pid, o->tid, o->call, o->ts, end, o->end ? 0 : -1);
 		ev_begin(x);
 		fprintf(x->out, "{\"ph\":\"E\",\"pid\":%d,\"tid\":%u,\"ts\":%.3f}", o->pid, o->tid, us(x, end));
 	}
@@ -314,8 +318,8 @@ struct dgram {                      /* a datagram made from a send, not yet rece
 	UT_hash_handle hh;
 };
 
-struct proc_ix {                    /* a process's Darwin process event block */
-	int pid;
+struct proc_ix {                    /* a process image's Darwin process event block */
+	const struct st_pinfo *image;
 	uint32_t index;
 	UT_hash_handle hh;
 };
@@ -426,13 +430,13 @@ static uint32_t process_block(struct export_ctx *x, const struct st_pinfo *h)
 	struct pcap_state *p = x->state;
 	struct proc_ix *e;
 	int pid = h->pid;
-	HASH_FIND_INT(p->procs, &pid, e);
+	HASH_FIND_PTR(p->procs, &h, e);        /* (an exec'd image has a name of its own) */
 	if (e)
 		return e->index;
 	e = st_xcalloc(1, sizeof(*e));
-	e->pid = pid;
+	e->image = h;
 	e->index = p->nprocs++;
-	HASH_ADD_INT(p->procs, pid, e);
+	HASH_ADD_PTR(p->procs, image, e);
 	uint8_t b[4 + 4 + 16 + 4];
 	memset(b, 0, sizeof(b));
 	put32(b, (uint32_t)pid);
@@ -598,8 +602,12 @@ static uint64_t wire_limit(const struct lc_sock *from, const struct lc_sock *to)
 {
 	if (from && from->wire_out >= 0)
 		return (uint64_t)from->wire_out;
-	if (to && (to->linger0 || to->unread > 0) && to->end != END_NONE && to->unread >= 0)
-		return to->bytes_in + (uint64_t)to->unread;
+	if (to && (to->linger0 || to->unread > 0) && to->end != END_NONE && to->unread >= 0) {
+		/* its kernel's count when taken (reads through stdio, or overwritten by the ring,
+		 * are not in bytes_in; a FIN counts one more: a limit one too high cuts nothing) */
+		uint64_t got = to->bytes_in + (uint64_t)to->unread;
+		return to->kern_in > 0 && (uint64_t)to->kern_in > got ? (uint64_t)to->kern_in : got;
+	}
 	return UINT64_MAX;
 }
 
@@ -626,6 +634,13 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 	const char *local = st_addr_plain(s->local, lb, sizeof(lb));
 	if (s->type != SOCK_STREAM || parse_ep(local, &a) || parse_ep(peer, &b) || a.family != b.family)
 		return NULL;
+	/* a connect that failed leaves the local address a wildcard (0.0.0.0:port); towards a
+	 * loopback peer the packets went from that same loopback address */
+	static const uint8_t zero[16], lo6[16] = { [15] = 1 };
+	int alen = a.family == AF_INET ? 4 : 16;
+	if (!memcmp(a.addr, zero, (size_t)alen) &&
+	    (a.family == AF_INET ? b.addr[0] == 127 : !memcmp(b.addr, lo6, 16)))
+		memcpy(a.addr, b.addr, (size_t)alen);
 	char key[300];
 	int lt = strcmp(local, peer) < 0;
 	snprintf(key, sizeof(key), "%s|%s", lt ? local : peer, lt ? peer : local);
@@ -699,6 +714,139 @@ static void handshake(struct export_ctx *x, const struct st_record *r, struct co
 	c->syn_done = 1;
 }
 
+/* One record's part in a TCP connection: the record, the connection, which end it is. */
+struct seg {
+	struct export_ctx *x;
+	const struct st_record *r;
+	struct conn *c;
+	int me, other;
+	char *cm;                       /* the packets' comment (notes appended, then cut off) */
+	size_t cmn;
+	const uint8_t *data;            /* its payload, if kept */
+	size_t dlen;
+	int64_t moved;                  /* bytes it moved, dir: 1 out, -1 in, 0 */
+	int dir;
+};
+
+/* Append " (note)" to the comment; the length to cut it back to. */
+static size_t note(struct seg *g, const char *text)
+{
+	size_t l = strlen(g->cm);
+	snprintf(g->cm + l, g->cmn - l, " (%s)", text);
+	return l;
+}
+
+/* End `from`'s stream out to `upto` bytes: the bytes its peer has already taken in (read, or
+ * left unread when it reset) were on the wire, whether or not the sender's call has returned
+ * yet. The last of `got_data` bytes of this record's payload are those bytes' tail. */
+static void catch_up(struct seg *g, int from, uint64_t upto, int with_payload)
+{
+	struct conn *c = g->c;
+	if (upto <= c->acc[from])
+		return;
+	uint64_t n = upto - c->acc[from];
+	c->acc[from] = upto;
+	size_t off = with_payload && (size_t)g->moved > n ? (size_t)g->moved - (size_t)n : 0;
+	const uint8_t *d = with_payload && g->dlen > off ? g->data + off : NULL;
+	tcp_data(g->x, g->r, c, from, d, d ? g->dlen - off : 0, (size_t)n, g->cm);
+}
+
+/* The handshake, as far as this record shows it; 1 if the record is done with (refused). */
+static int tcp_open(struct seg *g, int ev, int subject)
+{
+	struct conn *c = g->c;
+	int me = g->me, other = g->other;
+	/* the SYN leaves when connect is called; the rest of the handshake is known done when the
+	 * connect returns, a wait reports it writable, or the server accepts */
+	if (!c->syn_done && !c->syn_sent && (ev & (EV_CONNECTING | EV_REFUSED)) && subject) {
+		packet(g->x, g->r, &c->ep[me], &c->ep[other], IPPROTO_TCP, c->seq[me], 0, F_SYN, NULL, 0, 0, g->cm);
+		c->syn_sent = 1;
+	}
+	if (!c->syn_done && c->syn_sent && (ev & EV_REFUSED)) {
+		/* nobody listened: the port's kernel answered the SYN with RST */
+		size_t l = note(g, "inferred: the refusing end");
+		packet(g->x, g->r, &c->ep[other], &c->ep[me], IPPROTO_TCP, 0, c->seq[me] + 1, F_RST | F_ACK, NULL, 0, 0,
+		       g->cm);
+		g->cm[l] = 0;
+		c->rst[other] = 1;
+		c->syn_done = 1;
+		return 1;
+	}
+	if (!c->syn_done && (ev & (EV_CONNECTED | EV_ACCEPTED)))
+		handshake(g->x, g->r, c, ev & EV_CONNECTED ? me : other, me, g->cm);
+	return 0;
+}
+
+/* What this end sent: the bytes its peer has not already accounted for. */
+static void tcp_sent(struct seg *g)
+{
+	struct conn *c = g->c;
+	int me = g->me, other = g->other;
+	if (g->dir <= 0 || g->moved <= 0)
+		return;
+	c->wrote[me] += (uint64_t)g->moved;
+	uint64_t fresh = c->wrote[me] > c->acc[me] ? c->wrote[me] - c->acc[me] : 0;
+	if (fresh > (uint64_t)g->moved)
+		fresh = (uint64_t)g->moved;
+	c->acc[me] += fresh;
+	size_t skip = (size_t)g->moved - (size_t)fresh;
+	if (fresh && !c->rst[me] && !c->rst[other] && !c->fin[me]) {
+		tcp_data(g->x, g->r, c, me, g->dlen > skip ? g->data + skip : NULL, g->dlen > skip ? g->dlen - skip : 0,
+		         (size_t)fresh, g->cm);
+		if (c->closed[other] && !c->rst[other])     /* its kernel answers a closed socket's data */
+			tcp_flag(g->x, g->r, c, other, F_RST, g->cm);
+	}
+}
+
+/* What this end saw of the other: its data, FIN, RST. Both ends traced: causality — what this
+ * end read or saw was on the wire before, though the sender's call may return (or be stamped)
+ * after the receiver went on. One end traced: the other end's segments inferred from it. */
+static void tcp_seen(struct seg *g, int ev)
+{
+	struct conn *c = g->c;
+	int me = g->me, other = g->other;
+	size_t l = note(g, c->both ? "sent by the other end before this; its call returned later"
+	                           : "inferred: the other end is not traced");
+	if (g->dir < 0 && g->moved > 0) {
+		c->readb[other] += (uint64_t)g->moved;
+		if (!c->rst[other] && !c->fin[other])
+			catch_up(g, other, c->readb[other], 1);
+		else
+			c->acc[other] = c->readb[other] > c->acc[other] ? c->readb[other] : c->acc[other];
+	}
+	if ((ev & EV_PEER_FIN) && !c->fin[other] && !c->rst[other] && !(c->both && c->rst[me]))
+		tcp_flag(g->x, g->r, c, other, F_FIN | F_ACK, g->cm);
+	/* (one end: an EPIPE too — both traced, the RST comes from the other end's own calls) */
+	if ((ev & (c->both ? EV_RESET : EV_RESET | EV_EPIPE)) && !c->rst[other] && !(c->both && c->rst[me]))
+		tcp_flag(g->x, g->r, c, other, F_RST, g->cm);
+	g->cm[l] = 0;
+}
+
+/* This end's close: an RST when it left data unread or lingered {1,0}, else a FIN. */
+static void tcp_closed(struct seg *g, struct lc_sock *s, int ev)
+{
+	struct conn *c = g->c;
+	int me = g->me, other = g->other;
+	int unread = s->unread > 0;     /* its sockstate just before the close that ended it */
+	int dead = c->rst[0] || c->rst[1];      /* a reset connection sends nothing more */
+	if ((ev & (EV_CLOSED | EV_EXIT_CLOSED)) && unread && !dead && !c->fin[other]) {
+		/* what it held unread had arrived: the sender's call may not have returned yet (both
+		 * traced), or those bytes were never read (one end traced) */
+		size_t l = note(g, c->both ? "sent by the other end before this; unread here"
+		                           : "inferred: the other end is not traced; unread here");
+		catch_up(g, other, c->readb[other] + (uint64_t)s->unread, 0);
+		g->cm[l] = 0;
+	}
+	if ((ev & EV_ABORTIVE) || ((ev & (EV_CLOSED | EV_EXIT_CLOSED)) && unread)) {
+		if (!dead)
+			tcp_flag(g->x, g->r, c, me, F_RST, g->cm);
+	} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED | EV_EXIT_CLOSED)) && !c->fin[me] && !dead && c->syn_done) {
+		tcp_flag(g->x, g->r, c, me, F_FIN | F_ACK, g->cm);
+	}
+	if (ev & (EV_CLOSED | EV_EXIT_CLOSED))
+		c->closed[me] = 1;
+}
+
 /* One record's segments on a TCP connection, each from the end that sent it. When both ends
  * are traced each end's own calls make its segments (what the other never read still
  * appears); with one end traced, the other's are inferred from this end's reads and errors
@@ -706,110 +854,22 @@ static void handshake(struct export_ctx *x, const struct st_record *r, struct co
 static void tcp_record(struct export_ctx *x, const struct st_record *r, struct lc_sock *s, int ev,
                        int subject, char *cm, size_t cmn)
 {
-	int me;
-	struct conn *c = conn_for(x, s, &me);
-	if (!c)
+	struct seg g = { .x = x, .r = r, .cm = cm, .cmn = cmn };
+	g.c = conn_for(x, s, &g.me);
+	if (!g.c)
 		return;
-	int other = !me;
-	/* the SYN leaves when connect is called; the rest of the handshake is known done when the
-	 * connect returns, a wait reports it writable, or the server accepts */
-	if (!c->syn_done && !c->syn_sent && (ev & (EV_CONNECTING | EV_REFUSED)) && subject) {
-		packet(x, r, &c->ep[me], &c->ep[other], IPPROTO_TCP, c->seq[me], 0, F_SYN, NULL, 0, 0, cm);
-		c->syn_sent = 1;
-	}
-	if (!c->syn_done && c->syn_sent && (ev & EV_REFUSED)) {
-		/* nobody listened: the port's kernel answered the SYN with RST */
-		size_t l = strlen(cm);
-		snprintf(cm + l, cmn - l, " (inferred: %s)", "the refusing end");
-		packet(x, r, &c->ep[other], &c->ep[me], IPPROTO_TCP, 0, c->seq[me] + 1, F_RST | F_ACK, NULL, 0, 0, cm);
-		cm[l] = 0;
-		c->rst[other] = 1;
-		c->syn_done = 1;
+	g.other = !g.me;
+	if (tcp_open(&g, ev, subject))
 		return;
-	}
-	if (!c->syn_done && (ev & (EV_CONNECTED | EV_ACCEPTED)))
-		handshake(x, r, c, ev & EV_CONNECTED ? me : other, me, cm);
-	const uint8_t *data = NULL;
-	size_t dlen = 0;
 	struct st_tlv_view tv;
 	if (subject && st_tlv_find(r, ST_T_DATA, &tv)) {
-		data = tv.p;
-		dlen = tv.len;
+		g.data = tv.p;
+		g.dlen = tv.len;
 	}
-	int64_t moved = 0;
-	int dir = subject ? st_rec_bytes(r, &moved) : 0;
-	if (dir > 0 && moved > 0) {
-		/* bytes the other end already read were put out at that read (below) */
-		c->wrote[me] += (uint64_t)moved;
-		uint64_t fresh = c->wrote[me] > c->acc[me] ? c->wrote[me] - c->acc[me] : 0;
-		if (fresh > (uint64_t)moved)
-			fresh = (uint64_t)moved;
-		c->acc[me] += fresh;
-		size_t skip = (size_t)moved - (size_t)fresh;
-		if (fresh && !c->rst[me] && !c->rst[other] && !c->fin[me]) {
-			tcp_data(x, r, c, me, dlen > skip ? data + skip : NULL, dlen > skip ? dlen - skip : 0, (size_t)fresh, cm);
-			if (c->closed[other] && !c->rst[other])     /* its kernel answers a closed socket's data */
-				tcp_flag(x, r, c, other, F_RST, cm);
-		}
-	}
-	if (c->both) {
-		/* Causality across the two ends: what this end read, or the FIN or RST it saw, was on
-		 * the wire before; when the sender's call has not returned yet (it returns, or is
-		 * timestamped, after the receiver went on), the segment goes out here. */
-		size_t l = strlen(cm);
-		snprintf(cm + l, cmn - l, " (%s)", "sent by the other end before this; its call returned later");
-		if (dir < 0 && moved > 0) {
-			c->readb[other] += (uint64_t)moved;
-			if (c->readb[other] > c->acc[other] && !c->rst[other] && !c->fin[other]) {
-				uint64_t n = c->readb[other] - c->acc[other];
-				size_t off = (size_t)moved > n ? (size_t)moved - (size_t)n : 0;
-				c->acc[other] += n;
-				tcp_data(x, r, c, other, dlen > off ? data + off : NULL, dlen > off ? dlen - off : 0, (size_t)n, cm);
-			}
-		}
-		if ((ev & EV_PEER_FIN) && !c->fin[other] && !c->rst[other] && !c->rst[me])
-			tcp_flag(x, r, c, other, F_FIN | F_ACK, cm);
-		if ((ev & EV_RESET) && !c->rst[other] && !c->rst[me])
-			tcp_flag(x, r, c, other, F_RST, cm);
-		cm[l] = 0;
-	} else {                                 /* the other end inferred */
-		size_t l = strlen(cm);
-		snprintf(cm + l, cmn - l, " (inferred: %s)", "the other end is not traced");
-		if (dir < 0 && moved > 0 && !c->rst[other] && !c->fin[other])
-			tcp_data(x, r, c, other, data, dlen, (size_t)moved, cm);
-		if (dir < 0 && moved > 0) {
-			c->readb[other] += (uint64_t)moved;
-			c->acc[other] += (uint64_t)moved;
-		}
-		if ((ev & EV_PEER_FIN) && !c->fin[other] && !c->rst[other])
-			tcp_flag(x, r, c, other, F_FIN | F_ACK, cm);
-		if ((ev & (EV_RESET | EV_EPIPE)) && !c->rst[other])
-			tcp_flag(x, r, c, other, F_RST, cm);
-		cm[l] = 0;
-	}
-	int unread = s->unread > 0;     /* its sockstate just before the close that ended it */
-	int dead = c->rst[0] || c->rst[1];      /* a reset connection sends nothing more */
-	if ((ev & (EV_CLOSED | EV_EXIT_CLOSED)) && unread && !dead && !c->fin[other]) {
-		/* what this end's kernel held unread had arrived: the sender's call may not have
-		 * returned yet (both traced), or its bytes were never read (one end traced) */
-		uint64_t got = c->readb[other] + (uint64_t)s->unread;
-		if (got > c->acc[other]) {
-			size_t l = strlen(cm);
-			snprintf(cm + l, cmn - l, " (%s)", c->both ? "sent by the other end before this; unread here"
-			         : "inferred: the other end is not traced; unread here");
-			tcp_data(x, r, c, other, NULL, 0, (size_t)(got - c->acc[other]), cm);
-			c->acc[other] = got;
-			cm[l] = 0;
-		}
-	}
-	if ((ev & EV_ABORTIVE) || ((ev & (EV_CLOSED | EV_EXIT_CLOSED)) && unread)) {
-		if (!dead)
-			tcp_flag(x, r, c, me, F_RST, cm);   /* an abortive close, or unread data */
-	} else if ((ev & (EV_HALF_CLOSED | EV_CLOSED | EV_EXIT_CLOSED)) && !c->fin[me] && !dead && c->syn_done) {
-		tcp_flag(x, r, c, me, F_FIN | F_ACK, cm);
-	}
-	if (ev & (EV_CLOSED | EV_EXIT_CLOSED))
-		c->closed[me] = 1;
+	g.dir = subject ? st_rec_bytes(r, &g.moved) : 0;
+	tcp_sent(&g);
+	tcp_seen(&g, ev);
+	tcp_closed(&g, s, ev);
 }
 
 /* One end traced: the other end's FIN, when this end's kernel counted it (tcp_info's
@@ -907,7 +967,7 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 	const struct lc_touch *tt;
 	int nt = lc_touches(x->lc, &tt);
 	for (int k = 0; k < nt; k++) {
-		if (r->fd >= 0 || tt[k].s->pid != r->proc->pid || !tt[k].s->nfds) {
+		if (st_call_class(r->call) != ST_CL_WAIT || tt[k].s->pid != r->proc->pid || !tt[k].s->nfds) {
 			tcp_record(x, r, tt[k].s, tt[k].ev, tt[k].s == s, cm, sizeof(cm));
 			continue;
 		}

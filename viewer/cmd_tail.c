@@ -80,7 +80,8 @@ static int tail_opt(int c, const char *arg, void *ctx)
 /* What tail knows of a process: seen running, its death told, the call it was blocked in. */
 struct pidstate {
 	int pid;
-	int seen_running, told;
+	int seen_running, told, gone;   /* gone: scans in a row it was not running */
+	uint32_t blocked_tid;
 	char blocked[80];
 	UT_hash_handle hh;
 };
@@ -146,7 +147,10 @@ static void tell_deaths(struct tail *t, const struct filter *flt)
 		struct pidstate *ps = pid_state(t, p->pid);
 		if (p->running) {
 			ps->seen_running = 1;
-		} else if (ps->seen_running && !ps->told) {
+			ps->gone = 0;
+		} else if (ps->seen_running && !ps->told && ++ps->gone >= 2) {
+			/* (twice in a row: an exit recorded between reading the table and looking at
+			 * /proc is seen on the next scan) */
 			ps->told = 1;
 			printf("%12.6f %s[%d] +++ ended with no exit recorded (killed by a signal, or _exit)%s%s +++\n",
 			       t->t0 ? st_rel_s(mono_now(), t->t0) : 0.0, p->comm, p->pid,
@@ -182,6 +186,7 @@ static void scan_span(struct tail *t, size_t i, uint64_t now)
 				st->pending_since = now;
 				struct pidstate *ps = pid_state(t, r->proc->pid);
 				snprintf(ps->blocked, sizeof(ps->blocked), "%s(fd=%d)", st_call_name(r->call), r->fd);
+				ps->blocked_tid = r->tid;
 			}
 			if (st->pending_since != 1 && now - st->pending_since > 1000000000ull) {
 				st->pending_since = 1;
@@ -189,9 +194,10 @@ static void scan_span(struct tail *t, size_t i, uint64_t now)
 			}
 			break;
 		}
-		if (st->pending_since) {
+		if (st->pending_since) {        /* (another thread's wait goes on) */
 			struct pidstate *ps = pid_state(t, r->proc->pid);
-			ps->blocked[0] = 0;
+			if (ps->blocked_tid == r->tid)
+				ps->blocked[0] = 0;
 		}
 		st->pending_since = 0;
 		st_span_take(&st->sp);

@@ -251,9 +251,9 @@ static void why(struct story *x, struct finding *f)
 		secs(t2, sizeof(t2), x->gone, x->fail->ts);
 		snprintf(f->why, sizeof(f->why), "the peer (%s) closed the connection %s before this call%s", peer, t2, death);
 	} else {
-		snprintf(f->why, sizeof(f->why), "the peer (%s, not traced) closed or reset the connection before this call%s; "
+		snprintf(f->why, sizeof(f->why), "the peer (%s%s) closed or reset the connection before this call%s; "
 		         "the first write after a peer's close usually succeeds and provokes the RST that fails the next",
-		         peer, death);
+		         peer, x->pd ? "" : ", not traced", death);
 	}
 	snprintf(f->fix, sizeof(f->fix), "handle %s as \"the peer went away\" (stop writing, close); if it happens often, "
 	         "compare the peer's timeout with how long the reply takes",

@@ -250,7 +250,10 @@ static void socket_facts(struct diag *g, struct sdiag *d, struct lc_sock *s, con
 	if (dir > 0 && !d->out_after_peer_close.valid) {
 		struct lc_sock *o = peer_of(g, s);
 		struct sdiag *od = diag_of(g, o);
-		if (od && od->close.valid && od->close.te < r->ts_enter)
+		/* (a send held by an injected delay acts when the delay is over) */
+		char inj[48];
+		uint64_t acts = st_injected(r, inj, sizeof(inj)) && !strncmp(inj, "delay=", 6) ? r->ts_exit : r->ts_enter;
+		if (od && od->close.valid && od->close.te < acts)
 			set_step(&d->out_after_peer_close, r, NULL);
 	}
 	if (st_call_class(cl) == ST_CL_RECV && ok && r->ret == 0 && r->a[0] > 0 && s->type == SOCK_STREAM) {

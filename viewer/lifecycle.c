@@ -158,6 +158,7 @@ static struct lc_sock *new_sock(struct lc *lc, const struct st_record *r, int or
 	s->pair_id = -1;
 	s->unread = -1;
 	s->wire_out = -1;
+	s->kern_in = -1;
 	s->family = -1;
 	s->type = -1;
 	lc->socks[lc->n++] = s;
@@ -263,11 +264,20 @@ static struct proc *proc_get(struct proc **tab, int pid, int create)
 	return p;
 }
 
+/* An address from the record, unless it would replace a specific one with the wildcard of
+ * the same port (getsockname after connect(AF_UNSPEC) or a failed connect: 0.0.0.0:37154
+ * where 127.0.0.1:37154 was known). */
 static void set_addr(char *dst, const struct st_record *r, int type)
 {
 	struct st_tlv_view t;
-	if (st_tlv_find(r, type, &t))
-		st_fmt_addr(t.p, t.len, dst, 128);
+	char a[128];
+	if (!st_tlv_find(r, type, &t))
+		return;
+	st_fmt_addr(t.p, t.len, a, sizeof(a));
+	const char *port = strrchr(a, ':'), *had = dst[0] ? strrchr(dst, ':') : NULL;
+	if (had && port && (!strncmp(a, "0.0.0.0:", 8) || !strncmp(a, "[::]:", 5)) && !strcmp(port, had))
+		return;
+	memcpy(dst, a, sizeof(a));
 }
 
 static void add_peer(struct lc_sock *s, const struct st_record *r, int type)
@@ -668,6 +678,8 @@ static void h_io(struct ctx *x, struct lc_sock *s)
 			add_peer(s, r, ST_T_ADDR);
 	} else if (dir < 0) {
 		s->bytes_in += (uint64_t)n;
+		if (n > 0)
+			s->unread = -1;     /* a sockstate's queue is stale once read from */
 		if (n == 0 && st_call_class(r->call) == ST_CL_RECV && r->a[0] > 0 && t)
 			t->ev |= peer_fin(s, FIN_READ0, x->t);
 		if (r->call == ST_C_RECVFROM || r->call == ST_C_RECVMSG)
@@ -922,6 +934,8 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			touch(lc, s, 0);
 			s->unread = (int64_t)(uint32_t)r->a[0];
 			struct st_tcpbytes tb;
+			if (st_tcpbytes(r, &tb))
+				s->kern_in = (int64_t)tb.received;
 			if (r->a[2] == TCP_CLOSE && st_tcpbytes(r, &tb) && tb.sent >= tb.retrans)
 				s->wire_out = (int64_t)(tb.sent - tb.retrans);
 			/* what a socket whose birth was overwritten was: its addresses, TCP if it has a

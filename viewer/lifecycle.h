@@ -63,6 +63,9 @@ struct lc_sock {
 	int handed_off;                 /* crossed an exec */
 	int64_t unread;                 /* bytes unread in its receive queue at its last sockstate
 	                                 * (just before its close), -1 when none was taken */
+	int64_t kern_in;                /* data its kernel received in all (tcp_info's
+	                                 * bytes_received at its last sockstate, a FIN counting
+	                                 * one), -1 when not taken */
 	int64_t wire_out;               /* data bytes its kernel put on the wire in all, known once
 	                                 * a reset emptied its send queue (a sockstate in state
 	                                 * CLOSE with the kernel's byte counts), else -1 */
