@@ -148,7 +148,12 @@ t_export_errors() {
 	"$VIEW" export --format xml rings 2> err.txt; expect_eq "unknown format" $? 2 || return 1
 	traced "$W/rings" "$TB/fortify" > /dev/null || return 1
 	"$VIEW" export --format jsonl -o /nonexistent/dir/x rings 2> err.txt; expect_eq "unwritable output" $? 1 || return 1
-	grep -q "/nonexistent/dir/x: No such file or directory" err.txt
+	grep -q "/nonexistent/dir/x: No such file or directory" err.txt || return 1
+	# every message names the program and the command; an address filter takes no host name
+	"$VIEW" dump --bogus rings 2> err.txt; expect_eq "unknown option" $? 2 || return 1
+	grep -q "^socktrace dump: unrecognized option '--bogus'" err.txt || fail "$(cat err.txt)" || return 1
+	"$VIEW" sockets --addr localhost rings 2> err.txt; expect_eq "a host name" $? 2 || return 1
+	grep -q "names like localhost are not resolved" err.txt || fail "$(cat err.txt)"
 }
 run_case export_errors t_export_errors
 

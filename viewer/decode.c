@@ -196,12 +196,15 @@ static const struct flag o_flags[] = {
 	{ O_RDWR, "O_RDWR" }, { O_WRONLY, "O_WRONLY" }, { 0, NULL } };
 static const struct flag poll_flags[] = {
 	{ POLLIN, "POLLIN" }, { POLLPRI, "POLLPRI" }, { POLLOUT, "POLLOUT" }, { POLLERR, "POLLERR" },
-	{ POLLHUP, "POLLHUP" }, { POLLNVAL, "POLLNVAL" }, { POLLRDHUP, "POLLRDHUP" }, { 0, NULL } };
+	{ POLLHUP, "POLLHUP" }, { POLLNVAL, "POLLNVAL" }, { POLLRDHUP, "POLLRDHUP" },
+	{ POLLRDNORM, "POLLRDNORM" }, { POLLRDBAND, "POLLRDBAND" }, { POLLWRNORM, "POLLWRNORM" },
+	{ POLLWRBAND, "POLLWRBAND" }, { POLLMSG, "POLLMSG" }, { 0, NULL } };
 static const struct flag epoll_flags[] = {
 	{ EPOLLIN, "EPOLLIN" }, { EPOLLPRI, "EPOLLPRI" }, { EPOLLOUT, "EPOLLOUT" },
 	{ EPOLLERR, "EPOLLERR" }, { EPOLLHUP, "EPOLLHUP" }, { EPOLLRDHUP, "EPOLLRDHUP" },
 	{ EPOLLET, "EPOLLET" }, { EPOLLONESHOT, "EPOLLONESHOT" }, { EPOLLEXCLUSIVE, "EPOLLEXCLUSIVE" },
-	{ 0, NULL } };
+	{ EPOLLRDNORM, "EPOLLRDNORM" }, { EPOLLRDBAND, "EPOLLRDBAND" }, { EPOLLWRNORM, "EPOLLWRNORM" },
+	{ EPOLLWRBAND, "EPOLLWRBAND" }, { EPOLLMSG, "EPOLLMSG" }, { EPOLLWAKEUP, "EPOLLWAKEUP" }, { 0, NULL } };
 
 static void kv_flags(struct emit *e, const char *key, uint64_t v, const struct flag *t)
 {

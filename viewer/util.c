@@ -285,6 +285,9 @@ int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 	filter_init(f);
 	st_color_setup(0);
 	optind = 1;
+	char *prog = argv[0], full[64];     /* getopt's messages: "socktrace dump: ..." */
+	snprintf(full, sizeof(full), "socktrace %s", o->name);
+	argv[0] = full;
 	while (rc < 0 && (li = -1, c = getopt_long(argc, argv, shortopts, all, &li)) != -1) {
 		int k = o->no_filters ? 0 : filter_option(f, c, optarg);
 		if (k < 0 || (!k && c != 'h' && c != '?' && o->handle && o->handle(c, optarg, o->ctx) < 0)) {
@@ -294,7 +297,8 @@ int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 			else
 				snprintf(name, sizeof(name), "-%c", c);
 			fprintf(stderr, "socktrace %s: %s: bad value '%s'%s\n", o->name, name, optarg ? optarg : "",
-			        c == 1003 ? " (an address: HOST, HOST:PORT, [V6]:PORT, /unix/path or @abstract)"
+			        c == 1003 ? " (an address: IP, IP:PORT, [V6]:PORT, /unix/path or @abstract; names like "
+			          "localhost are not resolved)"
 			        : c == 1001 || c == 1002 ? " (a number)" : c == 1005 || c == 1006
 			        ? " (seconds from the first record, like 1.5 or 200ms, or a time of day, like 14:03:07.250)" : "");
 			rc = 2;
@@ -307,5 +311,6 @@ int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 		}
 	}
 	free(all);
+	argv[0] = prog;
 	return rc;
 }

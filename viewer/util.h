@@ -34,7 +34,7 @@ int filter_match(const struct filter *f, const struct lc_sock *s, uint64_t t0);
 #define FILTER_HELP \
 	"  --fd N          sockets that had fd N\n" \
 	"  --pid P         sockets held by process P\n" \
-	"  --addr H[:P]    sockets with this address at either end\n" \
+	"  --addr H[:P]    sockets with this address (an IP, not a name) at either end\n" \
 	"  --errors        only sockets with a failed call\n" \
 	"  --since T, --until T   only what overlaps this window; T in seconds from the first\n" \
 	"                  record (1.5, 1500ms, 2s) or a local wall-clock time (14:03:07.250)\n" \
