@@ -165,3 +165,27 @@ t_stale_module() {
 	grep -q "\[prog\] (module changed on disk)" after.txt || fail "$(head after.txt)"
 }
 run_case symbolize_flags_changed_module t_stale_module
+
+# the peer's FIN that the program never read: known from the kernel's TCP state (CLOSE_WAIT)
+# in the sockstate taken before its close
+t_fin_from_tcp_state() {
+	hneed python3 ss || return $?
+	local port; port=$(hport)
+	python3 - "$port" > srv.log 2>&1 <<'PY' &
+import socket, sys
+l = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+c, _ = l.accept(); c.sendall(b"hi"); c.close()
+PY
+	local sp=$!
+	listening "$port" || return 1
+	traced "$W/rings" python3 -c "
+import socket, time
+s = socket.create_connection(('127.0.0.1', $port)); time.sleep(0.1)
+s.recv(2); time.sleep(0.2); s.close()" || return 1
+	wait $sp
+	expect_eq "how the FIN was seen" "$("$VIEW" sockets --json rings | $Q values peer_fin family=AF_INET)" tcp_state || return 1
+	expect_eq "its end" "$("$VIEW" sockets --json rings | $Q values end family=AF_INET)" peer_closed || return 1
+	"$VIEW" timeline rings | grep -q -- "-- peer sent FIN (the kernel's TCP state, seen before a close or error)" \
+		|| fail "$("$VIEW" timeline rings)"
+}
+run_case fin_known_from_tcp_state t_fin_from_tcp_state

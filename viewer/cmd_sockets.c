@@ -74,7 +74,8 @@ static void sock_json(const struct lc_sock *s)
 		o->kv_int(&e, NULL, s->holders[i]);
 	o->end_list(&e);
 	if (s->peer_fin)
-		o->kv_str(&e, "peer_fin", s->peer_fin == FIN_READ0 ? "read0" : s->peer_fin == FIN_RDHUP ? "rdhup" : "hup");
+		o->kv_str(&e, "peer_fin", s->peer_fin == FIN_READ0 ? "read0" : s->peer_fin == FIN_RDHUP ? "rdhup"
+		                           : s->peer_fin == FIN_STATE ? "tcp_state" : "hup");
 	if (s->stdio)
 		o->kv_bool(&e, "stdio", 1);
 	if (s->handed_off)

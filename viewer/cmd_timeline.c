@@ -54,6 +54,7 @@ static const char *fin_text(int how)
 {
 	return how == FIN_RDHUP ? "peer sent FIN (reported by poll/epoll as RDHUP)"
 	       : how == FIN_HUP ? "peer hung up (reported by poll/epoll as HUP)"
+	       : how == FIN_STATE ? "peer sent FIN (the kernel's TCP state, seen before a close or error)"
 	       : "peer sent FIN: end of stream (read returned 0)";
 }
 

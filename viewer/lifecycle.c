@@ -931,7 +931,12 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 		if (e) {
 			struct lc_sock *s = e->s;
 			lc->primary = s;
-			touch(lc, s, 0);
+			/* a TCP state past the peer's FIN: it came, though the program never read the
+			 * end of stream (nor was told by a wait) */
+			int st = (int)r->a[2];
+			int fin = s->type == SOCK_STREAM && (st == TCP_CLOSE_WAIT || st == TCP_LAST_ACK ||
+			          st == TCP_CLOSING || st == TCP_TIME_WAIT) ? peer_fin(s, FIN_STATE, x.t) : 0;
+			touch(lc, s, fin);
 			s->unread = (int64_t)(uint32_t)r->a[0];
 			struct st_tcpbytes tb;
 			if (st_tcpbytes(r, &tb))

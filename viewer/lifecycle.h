@@ -27,7 +27,7 @@ enum lc_end {
 enum lc_role { ROLE_NONE, ROLE_CLIENT, ROLE_SERVER, ROLE_LISTENER };
 
 /* How the peer's FIN was first seen. */
-enum lc_fin { FIN_NONE, FIN_READ0, FIN_RDHUP, FIN_HUP };
+enum lc_fin { FIN_NONE, FIN_READ0, FIN_RDHUP, FIN_HUP, FIN_STATE };
 
 #define LC_MAX_ERR 8
 #define LC_MAX_FDS 8
