@@ -932,9 +932,10 @@ struct lc_sock *lc_feed(struct lc *lc, const struct st_record *r)
 			struct lc_sock *s = e->s;
 			lc->primary = s;
 			/* a TCP state past the peer's FIN: it came, though the program never read the
-			 * end of stream (nor was told by a wait) */
+			 * end of stream (nor was told by a wait). Only from the last holder: a fork
+			 * server's parent closing its copy is not where the connection ends */
 			int st = (int)r->a[2];
-			int fin = s->type == SOCK_STREAM && (st == TCP_CLOSE_WAIT || st == TCP_LAST_ACK ||
+			int fin = s->type == SOCK_STREAM && s->refs == 1 && (st == TCP_CLOSE_WAIT || st == TCP_LAST_ACK ||
 			          st == TCP_CLOSING || st == TCP_TIME_WAIT) ? peer_fin(s, FIN_STATE, x.t) : 0;
 			touch(lc, s, fin);
 			s->unread = (int64_t)(uint32_t)r->a[0];
