@@ -271,11 +271,7 @@ static void chrome_footer(struct export_ctx *x)
 	}
 	free(c->open);
 	fputs("\n]}\n", x->out);
-	struct seen_thread *t, *tt;
-	HASH_ITER(hh, c->threads, t, tt) {
-		HASH_DEL(c->threads, t);
-		free(t);
-	}
+	ST_HASH_FREE(c->threads);
 	free(c->open_spans);
 	free(c);
 }
@@ -566,17 +562,13 @@ static const struct lc_sock *other_end_traced(struct export_ctx *x, const struct
 	static struct end_ix *ix;
 	static struct lc *built_for;
 	if (built_for != x->sel) {
-		struct end_ix *e, *t;
-		HASH_ITER(hh, ix, e, t) {
-			HASH_DEL(ix, e);
-			free(e);
-		}
+		ST_HASH_FREE(ix);
 		built_for = x->sel;
 		for (int i = 0; x->sel && i < lc_count(x->sel); i++) {
 			const struct lc_sock *o = lc_get(x->sel, i);
 			if (o->type != SOCK_STREAM || !o->local[0] || !o->peer[0])
 				continue;
-			e = st_xcalloc(1, sizeof(*e));
+			struct end_ix *e = st_xcalloc(1, sizeof(*e));
 			ends_key(e->key, sizeof(e->key), o->local, o->peer);
 			e->s = o;
 			struct end_ix *dup;
@@ -983,21 +975,9 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 static void pcap_footer(struct export_ctx *x)
 {
 	struct pcap_state *p = x->state;
-	struct conn *c, *t;
-	HASH_ITER(hh, p->conns, c, t) {
-		HASH_DEL(p->conns, c);
-		free(c);
-	}
-	struct proc_ix *pi, *pt;
-	HASH_ITER(hh, p->procs, pi, pt) {
-		HASH_DEL(p->procs, pi);
-		free(pi);
-	}
-	struct dgram *d, *dt;
-	HASH_ITER(hh, p->dgrams, d, dt) {
-		HASH_DEL(p->dgrams, d);
-		free(d);
-	}
+	ST_HASH_FREE(p->conns);
+	ST_HASH_FREE(p->procs);
+	ST_HASH_FREE(p->dgrams);
 	free(p->by_sock);
 	free(p->buf);
 	free(p);

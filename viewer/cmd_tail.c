@@ -249,16 +249,8 @@ static void tail_free(struct tail *t)
 	for (size_t b = 0; b < t->capbatch; b++)
 		free(t->batch[b]);
 	free(t->batch);
-	struct spanstate *st, *tmp;
-	HASH_ITER(hh, t->spans, st, tmp) {
-		HASH_DEL(t->spans, st);
-		free(st);
-	}
-	struct pidstate *ps, *pt;
-	HASH_ITER(hh, t->pids, ps, pt) {
-		HASH_DEL(t->pids, ps);
-		free(ps);
-	}
+	ST_HASH_FREE(t->spans);
+	ST_HASH_FREE(t->pids);
 	st_file_close(t->f);
 	lc_free(t->lc);
 }

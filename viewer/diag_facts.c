@@ -341,23 +341,11 @@ void diag_observe(struct diag *g, const struct st_record *r)
 
 void diag_free(struct diag *g)
 {
-	struct conn_ix *c, *ct;
-	HASH_ITER(hh, g->conns, c, ct) {
-		HASH_DEL(g->conns, c);
-		free(c);
-	}
+	ST_HASH_FREE(g->conns);
 	free(g->F);
 	free(g->D);
 	free(g->hung);
-	struct pstate *p, *pt;
-	HASH_ITER(hh, g->ps, p, pt) {
-		HASH_DEL(g->ps, p);
-		free(p);
-	}
-	struct tstate *th, *tt;
-	HASH_ITER(hh, g->ts, th, tt) {
-		HASH_DEL(g->ts, th);
-		free(th);
-	}
+	ST_HASH_FREE(g->ps);
+	ST_HASH_FREE(g->ts);
 	lc_free(g->lc);
 }

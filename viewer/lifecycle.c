@@ -1051,16 +1051,8 @@ void lc_free(struct lc *lc)
 {
 	if (!lc)
 		return;
-	struct fdent *e, *tmp;
-	HASH_ITER(hh, lc->fds, e, tmp) {
-		HASH_DEL(lc->fds, e);
-		free(e);
-	}
-	struct epdata *d, *dt;
-	HASH_ITER(hh, lc->ep, d, dt) {
-		HASH_DEL(lc->ep, d);
-		free(d);
-	}
+	ST_HASH_FREE(lc->fds);
+	ST_HASH_FREE(lc->ep);
 	free_procs(&lc->procs);
 	free_procs(&lc->pending);
 	for (int i = 0; i < lc->n; i++)

@@ -7,6 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Free every element of a uthash table whose handle is `hh` (the elements malloc'ed, nothing
+ * inside them to free); the head ends NULL. Needs <uthash.h>. */
+#define ST_HASH_FREE(head)                                                            \
+	do {                                                                              \
+		__typeof__(head) el_, tmp_;                                                   \
+		HASH_ITER(hh, head, el_, tmp_) {                                              \
+			HASH_DEL(head, el_);                                                      \
+			free(el_);                                                                \
+		}                                                                             \
+	} while (0)
+
 static inline void *st_oom(void *p)
 {
 	if (!p) {
