@@ -338,31 +338,26 @@ static void detect_all(struct diag *g, struct st_session *ss)
 		qsort(g->F, (size_t)g->nF, sizeof(*g->F), by_severity);
 }
 
-int command_diagnose(int argc, char **argv)
+static int diagnose_run(struct st_session *ss, void *ctx)
 {
-	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	int json = 0;
-	const struct cmd_opts o = { "diagnose", "j", own, usage, cmd_flag, &json, 0 };
-	struct st_session ss;
-	int rc = st_session_open(&ss, argc, argv, &o);
-	if (rc >= 0)
-		return rc;
-	if (ss.n == 0) {
-		st_session_end(&ss, 0);
+	int json = *(int *)ctx;
+	int rc;
+	if (ss->n == 0) {
+		st_session_end(ss, 0);
 		return 2;
 	}
 	struct diag g;
 	diag_init(&g);
-	struct st_order *m = st_order_new(ss.files, ss.n);
+	struct st_order *m = st_order_new(ss->files, ss->n);
 	const struct st_record *r;
 	while ((r = st_order_next(m)))
 		diag_observe(&g, r);
 	st_order_free(m);
 	lc_finish(g.lc);
 	diag_index(&g);
-	ss.t0 = g.t0 == UINT64_MAX ? 0 : g.t0;
-	filter_resolve(&ss.flt, ss.files[0], ss.t0);
-	detect_all(&g, &ss);
+	ss->t0 = g.t0 == UINT64_MAX ? 0 : g.t0;
+	filter_resolve(&ss->flt, ss->files[0], ss->t0);
+	detect_all(&g, ss);
 
 	struct symb *sy = symb_new();
 	if (!json)
@@ -373,7 +368,7 @@ int command_diagnose(int argc, char **argv)
 		if (json)
 			print_json(&g.F[i], v);
 		else
-			print_text(i, &g.F[i], v, ss.t0);
+			print_text(i, &g.F[i], v, ss->t0);
 	}
 	if (!json && g.nF == 0)
 		printf("no problems found in %d process(es)\n", HASH_COUNT(g.ps));
@@ -382,8 +377,16 @@ int command_diagnose(int argc, char **argv)
 	symb_free(sy);
 	int found = g.nF > 0;
 	diag_free(&g);
-	rc = st_session_end(&ss, 1);
+	rc = st_session_end(ss, 1);
 	if (rc == 2)
 		return 2;
 	return found || rc ? 1 : 0;
+}
+
+int command_diagnose(int argc, char **argv)
+{
+	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
+	int json = 0;
+	const struct cmd_opts o = { "diagnose", "j", own, usage, cmd_flag, &json, 0 };
+	return st_session_run(argc, argv, &o, diagnose_run);
 }

@@ -36,17 +36,11 @@ static void usage(FILE *out)
 	      "example: socktrace dump --json socktrace.data | jq 'select(.errno != null)'\n", out);
 }
 
-int command_dump(int argc, char **argv)
+static int dump_run(struct st_session *ss, void *ctx)
 {
-	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	int json = 0;
-	const struct cmd_opts o = { "dump", "j", own, usage, cmd_flag, &json, 1 };
-	struct st_session ss;
-	int prc = st_session_open(&ss, argc, argv, &o);
-	if (prc >= 0)
-		return prc;
-	struct st_file **files = ss.files;
-	int n = ss.n;
+	int json = *(int *)ctx;
+	struct st_file **files = ss->files;
+	int n = ss->n;
 	struct st_merge *m = st_merge_new(files, n);
 	const struct st_record *r;
 	uint64_t t0 = 0;
@@ -63,6 +57,14 @@ int command_dump(int argc, char **argv)
 	}
 	st_merge_free(m);
 	pager_end();
-	int rc = st_session_end(&ss, 1);
+	int rc = st_session_end(ss, 1);
 	return rc;
+}
+
+int command_dump(int argc, char **argv)
+{
+	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
+	int json = 0;
+	const struct cmd_opts o = { "dump", "j", own, usage, cmd_flag, &json, 1 };
+	return st_session_run(argc, argv, &o, dump_run);
 }

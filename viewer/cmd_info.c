@@ -90,18 +90,21 @@ static void usage(FILE *out)
 	      "example: socktrace info socktrace.data\n", out);
 }
 
+static int info_run(struct st_session *ss, void *ctx)
+{
+	(void)ctx;
+	struct st_file **files = ss->files;
+	int n = ss->n;
+	int rc;
+	for (int i = 0; i < n; i++)
+		show(files[i]);
+	rc = st_session_end(ss, 0);
+	return rc;
+}
+
 int command_info(int argc, char **argv)
 {
 	static const struct option none[] = { { 0, 0, 0, 0 } };
 	const struct cmd_opts o = { "info", "", none, usage, NULL, NULL, 1 };
-	struct st_session ss;
-	int rc = st_session_open(&ss, argc, argv, &o);
-	if (rc >= 0)
-		return rc;
-	struct st_file **files = ss.files;
-	int n = ss.n;
-	for (int i = 0; i < n; i++)
-		show(files[i]);
-	rc = st_session_end(&ss, 0);
-	return rc;
+	return st_session_run(argc, argv, &o, info_run);
 }

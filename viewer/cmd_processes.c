@@ -71,16 +71,12 @@ static void usage(FILE *out)
 	      "example: socktrace processes socktrace.data\n", out);
 }
 
-int command_processes(int argc, char **argv)
+static int processes_run(struct st_session *ss, void *ctx)
 {
-	static const struct option none[] = { { 0, 0, 0, 0 } };
-	const struct cmd_opts o = { "processes", "", none, usage, NULL, NULL, 1 };
-	struct st_session ss;
-	int rc = st_session_open(&ss, argc, argv, &o);
-	if (rc >= 0)
-		return rc;
-	struct st_file **files = ss.files;
-	int n = ss.n;
+	(void)ctx;
+	struct st_file **files = ss->files;
+	int n = ss->n;
+	int rc;
 	struct st_merge *m = st_merge_new(files, n);   /* counts records per process */
 	while (st_merge_next(m))
 		;
@@ -98,6 +94,13 @@ int command_processes(int argc, char **argv)
 		memcpy(f->procs, byid, (size_t)f->nprocs * sizeof(*byid));
 		free(byid);
 	}
-	rc = st_session_end(&ss, 1);
+	rc = st_session_end(ss, 1);
 	return rc;
+}
+
+int command_processes(int argc, char **argv)
+{
+	static const struct option none[] = { { 0, 0, 0, 0 } };
+	const struct cmd_opts o = { "processes", "", none, usage, NULL, NULL, 1 };
+	return st_session_run(argc, argv, &o, processes_run);
 }

@@ -129,18 +129,13 @@ static void usage(FILE *out)
 	      "example: socktrace sockets --addr 127.0.0.1:6379 --errors\n", out);
 }
 
-int command_sockets(int argc, char **argv)
+static int sockets_run(struct st_session *ss, void *ctx)
 {
-	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	int json = 0;
-	const struct cmd_opts o = { "sockets", "j", own, usage, cmd_flag, &json, 0 };
-	struct st_session ss;
-	int rc = st_session_open(&ss, argc, argv, &o);
-	if (rc >= 0)
-		return rc;
+	int json = *(int *)ctx;
+	int rc;
 	struct lc *lc = lc_new();
-	st_session_lifetimes(&ss, lc);
-	uint64_t t0 = ss.t0;
+	st_session_lifetimes(ss, lc);
+	uint64_t t0 = ss->t0;
 	if (!json) {
 		pager_start();
 		printf("%s%4s %7s %-12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6s %8s %8s %-12s %s%s\n",
@@ -149,7 +144,7 @@ int command_sockets(int argc, char **argv)
 	}
 	for (int i = 0; i < lc_count(lc); i++) {
 		struct lc_sock *s = lc_get(lc, i);
-		if (!filter_match(&ss.flt, s, t0))
+		if (!filter_match(&ss->flt, s, t0))
 			continue;
 		if (json)
 			sock_json(s);
@@ -159,6 +154,14 @@ int command_sockets(int argc, char **argv)
 	fflush(stdout);
 	pager_end();
 	lc_free(lc);
-	rc = st_session_end(&ss, 1);
+	rc = st_session_end(ss, 1);
 	return rc;
+}
+
+int command_sockets(int argc, char **argv)
+{
+	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
+	int json = 0;
+	const struct cmd_opts o = { "sockets", "j", own, usage, cmd_flag, &json, 0 };
+	return st_session_run(argc, argv, &o, sockets_run);
 }

@@ -134,26 +134,21 @@ static void usage(FILE *out)
 	      "example: socktrace timeline --stack --errors socktrace.data\n", out);
 }
 
-int command_timeline(int argc, char **argv)
+static int timeline_run(struct st_session *ss, void *ctx)
 {
-	static const struct option own[] = { { "stack", no_argument, NULL, 's' }, { 0, 0, 0, 0 } };
-	int stack = 0;
-	const struct cmd_opts o = { "timeline", "s", own, usage, cmd_flag, &stack, 0 };
-	struct st_session ss;
-	int rc = st_session_open(&ss, argc, argv, &o);
-	if (rc >= 0)
-		return rc;
-	struct st_file **files = ss.files;
-	int n = ss.n;
+	int stack = *(int *)ctx;
+	struct st_file **files = ss->files;
+	int n = ss->n;
+	int rc;
 	/* pass 1: lifetimes, to know which are selected; pass 2: the same machine again, with
 	 * each selected socket's lines collected (memory: the output, not the trace) */
 	struct lc *lc = lc_new();
-	st_session_lifetimes(&ss, lc);
-	uint64_t t0 = ss.t0;
+	st_session_lifetimes(ss, lc);
+	uint64_t t0 = ss->t0;
 	int ns = lc_count(lc);
 	struct tl_out *out = st_xcalloc((size_t)ns + 1, sizeof(*out));
 	for (int i = 0; i < ns; i++)
-		if (filter_match(&ss.flt, lc_get(lc, i), t0))
+		if (filter_match(&ss->flt, lc_get(lc, i), t0))
 			out[i].f = open_memstream(&out[i].buf, &out[i].len);
 	struct symb *sy = stack ? symb_new() : NULL;
 	struct lc *lc2 = lc_new();
@@ -212,6 +207,14 @@ int command_timeline(int argc, char **argv)
 	free(out);
 	lc_free(lc);
 	lc_free(lc2);
-	rc = st_session_end(&ss, 1);
+	rc = st_session_end(ss, 1);
 	return rc;
+}
+
+int command_timeline(int argc, char **argv)
+{
+	static const struct option own[] = { { "stack", no_argument, NULL, 's' }, { 0, 0, 0, 0 } };
+	int stack = 0;
+	const struct cmd_opts o = { "timeline", "s", own, usage, cmd_flag, &stack, 0 };
+	return st_session_run(argc, argv, &o, timeline_run);
 }

@@ -108,6 +108,13 @@ int st_session_open(struct st_session *s, int argc, char **argv, const struct cm
 	return -1;
 }
 
+int st_session_run(int argc, char **argv, const struct cmd_opts *o, int (*run)(struct st_session *ss, void *ctx))
+{
+	struct st_session ss;
+	int rc = st_session_open(&ss, argc, argv, o);
+	return rc >= 0 ? rc : run(&ss, o->ctx);
+}
+
 void st_session_lifetimes(struct st_session *s, struct lc *lc)
 {
 	s->t0 = st_build_lifetimes(s->files, s->n, lc);

@@ -22,6 +22,10 @@ struct st_session {
  * then open the traces it names. -1: go on; otherwise the exit status to return now. */
 int st_session_open(struct st_session *s, int argc, char **argv, const struct cmd_opts *o);
 
+/* st_session_open, then the command's body with the session and o->ctx (its options): the
+ * exit status, from the open when it ended there, else from run. */
+int st_session_run(int argc, char **argv, const struct cmd_opts *o, int (*run)(struct st_session *ss, void *ctx));
+
 /* The socket lifetimes of the whole session into lc; sets t0 and resolves the filters'
  * times against it. */
 void st_session_lifetimes(struct st_session *s, struct lc *lc);
