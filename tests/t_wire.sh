@@ -12,6 +12,10 @@ wire_case() {
 	tcpdump -i lo -s 200 -B 32768 -U --immediate-mode -w "$W/$name.pcap" tcp or udp 2> "$W/$name.tcpdump" &
 	local tp=$!
 	for _ in $(seq 100); do grep -q "listening on" "$W/$name.tcpdump" && break; sleep 0.05; done
+	if ! grep -q "listening on" "$W/$name.tcpdump"; then  # (a container without CAP_NET_RAW)
+		kill $tp 2> /dev/null; wait $tp 2> /dev/null
+		echo "tcpdump cannot capture on lo here: $(head -n 1 "$W/$name.tcpdump")"; return 77
+	fi
 	SOCKTRACE_DIR="$W/$name" LD_PRELOAD="$LIB" "$@" > /dev/null 2>&1
 	sleep 0.3
 	kill $tp; wait $tp 2> /dev/null
@@ -73,6 +77,7 @@ t_wire_udp() {
 	for _ in $(seq 100); do [ -s "$W/port" ] && break; sleep 0.05; done
 	wire_case u "$TB/classic" udp-client "$(cat "$W/port")" one two three
 	local rc=$?
+	[ $rc -eq 0 ] || kill $sp 2> /dev/null
 	wait $sp
 	return $rc
 }
@@ -107,9 +112,9 @@ run_case wire_nginx_sendfile_keepalive_and_reset t_wire_nginx_sendfile
 # a non-blocking connect to a closed port (SYN, then the port's RST) and three non-blocking
 # connects completed by one poll: the SYNs leave at the connects
 t_wire_connects() {
-	wire_case rf "$TB/scenarios" nb-refused || return 1
+	wire_case rf "$TB/scenarios" nb-refused || return $?
 	expect_eq "refused" "$(cat rf.export)" ">S <R" || return 1
-	wire_case mc "$TB/patterns" multi-connect || return 1
+	wire_case mc "$TB/patterns" multi-connect || return $?
 	expect_eq "SYNs at the connects" "$(tshark -r "$W/mc.pcapng" -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' -T fields -e frame.comment 2>/dev/null | cut -d'(' -f1 | sort | uniq -c | tr -s ' ')" " 3 connect"
 }
 run_case wire_refused_and_one_poll_three_connects t_wire_connects
@@ -130,7 +135,7 @@ PY
 	wire_case one python3 -c "
 import socket, time
 s = socket.create_connection(('127.0.0.1', $port)); time.sleep(0.1)
-s.recv(2); time.sleep(0.2); s.close()" || return 1
+s.recv(2); time.sleep(0.2); s.close()" || { local rc=$?; kill $sp 2> /dev/null; return $rc; }
 	wait $sp
 	expect_eq "export" "$(cat one.export)" ">S <S <D2 <F >F" || return 1
 	expect_eq "inferred server packets" "$(tshark -r "$W/one.pcapng" -Y "tcp.srcport==$port" -T fields -e frame.comment 2>/dev/null | grep -c 'inferred: the other end is not traced')" 3
