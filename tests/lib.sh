@@ -93,3 +93,19 @@ tshark_ok() {  # tshark_ok FILE: reads cleanly, checksums right, no capture anom
 		fail "tshark found problems in $1"
 	fi
 }
+
+# hi_server PORT: (run it in the background) python sends "hi" to its one client and closes
+hi_server() {
+	python3 - "$1" <<'PY'
+import socket, sys
+l = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+c, _ = l.accept(); c.sendall(b"hi"); c.close()
+PY
+}
+
+# hi_client PORT: python code for its client, which reads the 2 bytes, never the end of
+# stream, and closes 200 ms later (the server's FIN is then known only to its kernel)
+hi_client() {
+	printf '%s\n' "import socket, time" "s = socket.create_connection(('127.0.0.1', $1)); time.sleep(0.1)" \
+		"s.recv(2); time.sleep(0.2); s.close()"
+}

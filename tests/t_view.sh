@@ -171,17 +171,10 @@ run_case symbolize_flags_changed_module t_stale_module
 t_fin_from_tcp_state() {
 	hneed python3 ss || return $?
 	local port; port=$(hport)
-	python3 - "$port" > srv.log 2>&1 <<'PY' &
-import socket, sys
-l = socket.create_server(("127.0.0.1", int(sys.argv[1])))
-c, _ = l.accept(); c.sendall(b"hi"); c.close()
-PY
+	hi_server "$port" > srv.log 2>&1 &
 	local sp=$!
 	listening "$port" || return 1
-	traced "$W/rings" python3 -c "
-import socket, time
-s = socket.create_connection(('127.0.0.1', $port)); time.sleep(0.1)
-s.recv(2); time.sleep(0.2); s.close()" || return 1
+	traced "$W/rings" python3 -c "$(hi_client "$port")" || return 1
 	wait $sp
 	expect_eq "how the FIN was seen" "$("$VIEW" sockets --json rings | $Q values peer_fin family=AF_INET)" tcp_state || return 1
 	expect_eq "its end" "$("$VIEW" sockets --json rings | $Q values end family=AF_INET)" peer_closed || return 1

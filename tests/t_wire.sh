@@ -125,17 +125,10 @@ run_case wire_refused_and_one_poll_three_connects t_wire_connects
 t_wire_one_end() {
 	hneed python3 ss || return $?
 	local port; port=$(hport)
-	python3 - "$port" > srv.log 2>&1 <<'PY' &
-import socket, sys
-l = socket.create_server(("127.0.0.1", int(sys.argv[1])))
-c, _ = l.accept(); c.sendall(b"hi"); c.close()
-PY
+	hi_server "$port" > srv.log 2>&1 &
 	local sp=$!
 	listening "$port" || return 1
-	wire_case one python3 -c "
-import socket, time
-s = socket.create_connection(('127.0.0.1', $port)); time.sleep(0.1)
-s.recv(2); time.sleep(0.2); s.close()" || { local rc=$?; kill $sp 2> /dev/null; return $rc; }
+	wire_case one python3 -c "$(hi_client "$port")" || { local rc=$?; kill $sp 2> /dev/null; return $rc; }
 	wait $sp
 	expect_eq "export" "$(cat one.export)" ">S <S <D2 <F >F" || return 1
 	expect_eq "inferred server packets" "$(tshark -r "$W/one.pcapng" -Y "tcp.srcport==$port" -T fields -e frame.comment 2>/dev/null | grep -c 'inferred: the other end is not traced')" 3

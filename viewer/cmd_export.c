@@ -730,7 +730,7 @@ static size_t note(struct seg *g, const char *text)
 
 /* End `from`'s stream out to `upto` bytes: the bytes its peer has already taken in (read, or
  * left unread when it reset) were on the wire, whether or not the sender's call has returned
- * yet. The last of `got_data` bytes of this record's payload are those bytes' tail. */
+ * yet. With with_payload, the last bytes of this record's payload are those bytes' tail. */
 static void catch_up(struct seg *g, int from, uint64_t upto, int with_payload)
 {
 	struct conn *c = g->c;
@@ -869,23 +869,19 @@ static void tcp_record(struct export_ctx *x, const struct st_record *r, struct l
  * the end of stream. */
 static void tcp_sockstate(struct export_ctx *x, const struct st_record *r, struct lc_sock *s)
 {
-	int me;
 	struct st_tcpbytes tb;
 	if (s->type != SOCK_STREAM || s->origin == ST_OR_WRAPPED || s->stdio || !st_tcpbytes(r, &tb))
 		return;
-	struct conn *c = conn_for(x, s, &me);
-	int other = !me;
-	if (!c || c->both || !c->syn_done || c->fin[other] || c->rst[other] || c->rst[me] ||
+	char cm[300];
+	struct seg g = { .x = x, .r = r, .cm = cm, .cmn = sizeof(cm) };
+	struct conn *c = g.c = conn_for(x, s, &g.me);
+	int other = g.other = !g.me;
+	if (!c || c->both || !c->syn_done || c->fin[other] || c->rst[other] || c->rst[g.me] ||
 	    tb.received != s->bytes_in + (uint32_t)r->a[0] + 1)
 		return;
-	char cm[300];
 	snprintf(cm, sizeof(cm), "sockstate(fd=%d) bytes_received=%llu pid %d (inferred: the other end is not traced; "
 	         "its FIN, counted by this end's kernel)", r->fd, (unsigned long long)tb.received, r->proc->pid);
-	uint64_t got = c->readb[other] + (uint32_t)r->a[0];
-	if (got > c->acc[other]) {
-		tcp_data(x, r, c, other, NULL, 0, (size_t)(got - c->acc[other]), cm);
-		c->acc[other] = got;
-	}
+	catch_up(&g, other, c->readb[other] + (uint32_t)r->a[0], 0);   /* what it left unread */
 	tcp_flag(x, r, c, other, F_FIN | F_ACK, cm);
 }
 

@@ -460,13 +460,22 @@ static void emit_arg(struct emit *e, const struct st_record *r, int kind, const 
 	}
 }
 
+int st_so_error(const struct st_record *r)
+{
+	uint64_t v;
+	if (r->call != ST_C_GETSOCKOPT || !r->complete || r->ret != 0 || r->a[0] != SOL_SOCKET ||
+	    r->a[1] != SO_ERROR || !tlv_u64(r, &v))
+		return -1;
+	return (int)v;
+}
+
 /* The call's U64 value under the catalogue's name (getsockopt(SO_ERROR) as an errno). */
 static void emit_u64(struct emit *e, const struct st_record *r, const char *key)
 {
 	uint64_t v;
 	if (!key || !tlv_u64(r, &v) || (r->call == ST_C_EPOLL_CTL && r->a[1] == EPOLL_CTL_DEL))
 		return;
-	if (r->call == ST_C_GETSOCKOPT && r->a[0] == SOL_SOCKET && r->a[1] == SO_ERROR && v)
+	if (st_so_error(r) > 0)
 		e->ops->kv_str(e, key, st_errno_name((int)v));
 	else
 		e->ops->kv_int(e, key, (int64_t)v);

@@ -32,6 +32,8 @@ void st_fmt_flags(uint64_t v, const void *table, char *out, size_t outlen);
 void st_print_call(FILE *out, const struct st_record *r);
 /* What SOCKTRACE_INJECT did to the call ("error=EPIPE") into buf; 0 if nothing. */
 int st_injected(const struct st_record *r, char *buf, size_t n);
+/* getsockopt(SOL_SOCKET, SO_ERROR)'s value (0: no error pending); -1 for any other record. */
+int st_so_error(const struct st_record *r);
 /* A sockstate's TCP byte counts (ST_T_TCPBYTES): 1 when the record has them. */
 int st_tcpbytes(const struct st_record *r, struct st_tcpbytes *tb);
 

@@ -154,29 +154,13 @@ static void eagain(struct sdiag *d, const struct st_record *r, const struct tsta
 	}
 }
 
-/* getsockopt(SO_ERROR)'s value: the error a socket held, 0 for none or another call */
-static int so_error(const struct st_record *r)
-{
-	uint64_t v = 0;
-	struct st_tlv_view t;
-	if (r->call == ST_C_GETSOCKOPT && r->complete && r->ret == 0 && r->a[0] == SOL_SOCKET &&
-	    r->a[1] == SO_ERROR && st_tlv_find(r, ST_T_U64, &t) && t.len == 8)
-		memcpy(&v, t.p, 8);
-	return (int)v;
-}
-
 static void connect_error(struct sdiag *d, const struct st_record *r)
 {
-	int e = r->complete && r->ret < 0 ? r->err : 0;
-	uint64_t v = 0;
-	struct st_tlv_view t;
-	if (r->call == ST_C_GETSOCKOPT && r->complete && r->ret == 0 && r->a[1] == SO_ERROR &&
-	    st_tlv_find(r, ST_T_U64, &t) && t.len == 8) {
-		memcpy(&v, t.p, 8);
-		e = (int)v;
-	} else if (r->call != ST_C_CONNECT) {
+	int e = st_so_error(r);     /* a non-blocking connect's end, read with SO_ERROR */
+	if (e < 0 && r->call != ST_C_CONNECT)
 		return;
-	}
+	if (e < 0)
+		e = r->complete && r->ret < 0 ? r->err : 0;
 	if (e != ECONNREFUSED && e != ETIMEDOUT && e != EHOSTUNREACH && e != ENETUNREACH)
 		return;
 	if (!d->conn_errs) {
@@ -274,7 +258,7 @@ static void socket_facts(struct diag *g, struct sdiag *d, struct lc_sock *s, con
 	}
 	if (r->complete && r->ret < 0 && r->err == ECONNRESET && !d->reset.valid)
 		set_step(&d->reset, r, NULL);
-	int pending = so_error(r);         /* a reset learnt from poll/epoll's error, then SO_ERROR */
+	int pending = st_so_error(r);      /* a reset learnt from poll/epoll's error, then SO_ERROR */
 	if ((pending == ECONNRESET || pending == EPIPE) && !d->reset.valid) {
 		set_step(&d->reset, r, "SO_ERROR: the error the kernel held for the socket");
 		d->reset.err = pending;

@@ -793,13 +793,11 @@ static void h_sockopt(struct ctx *x, struct lc_sock *s)
 		s->linger0 = (r->a[2] >> 32) != 0 && (uint32_t)r->a[2] == 0;
 		return;
 	}
-	struct st_tlv_view tv;
-	uint64_t v;
-	if (r->call != ST_C_GETSOCKOPT || r->a[1] != SO_ERROR || !st_tlv_find(r, ST_T_U64, &tv) || tv.len != 8)
+	int v = st_so_error(r);     /* how a non-blocking connect ended, or an error pending */
+	if (v < 0)
 		return;
-	memcpy(&v, tv.p, 8);        /* how a non-blocking connect ended, or an error pending */
 	if (v) {
-		int ev = note_error(s, s->connecting ? ST_C_CONNECT : ST_C_GETSOCKOPT, (int)v);
+		int ev = note_error(s, s->connecting ? ST_C_CONNECT : ST_C_GETSOCKOPT, v);
 		if (t)
 			t->ev |= ev;
 	} else if (s->connecting && t) {
