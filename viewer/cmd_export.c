@@ -325,9 +325,6 @@ struct pcap_state {
 	uint32_t nprocs;
 	struct dgram *dgrams;
 	struct conn *conns;             /* by key */
-	struct conn **by_sock;          /* by socket id: the connection, if this is its primary */
-	int nby;
-	const struct st_file *hfile;    /* for realtime: the first file */
 	uint8_t *buf;
 	size_t cap;
 };
@@ -372,8 +369,9 @@ static void pcap_block(struct export_ctx *x, uint32_t type, const void *body, si
 
 static void pcap_header(struct export_ctx *x, struct st_file **files, int n)
 {
+	(void)files;
+	(void)n;
 	struct pcap_state *p = st_xcalloc(1, sizeof(*p));
-	p->hfile = n ? files[0] : NULL;
 	x->state = p;
 	/* section header: byte-order magic, version 1.0, unknown section length, shb_userappl */
 	uint8_t shb[16 + 4 + 12 + 4];
@@ -974,7 +972,6 @@ static void pcap_footer(struct export_ctx *x)
 	ST_HASH_FREE(p->conns);
 	ST_HASH_FREE(p->procs);
 	ST_HASH_FREE(p->dgrams);
-	free(p->by_sock);
 	free(p->buf);
 	free(p);
 }
