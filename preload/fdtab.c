@@ -8,9 +8,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-uint8_t st_fdkind[ST_FDTAB];
-
-
 void st_fd_set(int fd, int kind)
 {
 	if (fd >= 0 && fd < ST_FDTAB)
@@ -26,49 +23,30 @@ static int probe_sock(int fd)
 	return r == 0 && S_ISSOCK(sb.st_mode);
 }
 
-/* Domain, type and protocol of a socket we did not create, asked of the kernel. */
-void st_sock_kind(int fd, int *dom, int *type, int *proto)
+static void put_addrs(struct st_call *c, int fd, const void *arg)
 {
-	int saved = errno;
-	socklen_t l = sizeof(int);
-	*dom = *type = *proto = 0;
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, dom, &l);
-	l = sizeof(int);
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, type, &l);
-	l = sizeof(int);
-	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, proto, &l);
-	errno = saved;
+	(void)arg;
+	st_sock_addrs(fd, c, 1, 1);
 }
 
-static void note_found(int fd, int call, int origin)
+/* A socket found open that we did not see made: noted in the socket table and logged as
+ * `call` (inherited, unseen), with what the kernel says of it. The process is attached. */
+void st_fd_found(int fd, int call, int origin)
 {
 	int dom, type, proto;
-	int saved = errno;
-	st_sock_kind(fd, &dom, &type, &proto);
-	if (!st_g.on && st_attach() != 0) {
-		errno = saved;
+	if (!st_on())
 		return;
-	}
-	errno = saved;
+	st_sock_kind(fd, &dom, &type, &proto);
 	st_sock_note(fd, origin, dom, type, proto, 0);
-	st_event(call, fd, (uint64_t)dom, (uint64_t)type, (uint64_t)proto, 0);
+	st_event_x(call, fd, (uint64_t)dom, (uint64_t)type, (uint64_t)proto, 0, 2 * (4 + 110),
+	           put_addrs, NULL);
 }
 
-/*
- * The fd's kind is not cached yet: probe it once with fstat. A socket found that way (made
- * where we could not see it: inside libc, by a static helper, in a parent before exec) is
- * logged as "unseen".
- */
-int st_is_sock_slow(int fd)
+/* The fd's kind is not cached yet: probe it once with fstat. 1 for a socket. */
+int st_fd_probe(int fd)
 {
-	if (fd < 0 || st_g.seccomp)
-		return 0;
-	if (!st_ready())
-		return 0;
 	int s = probe_sock(fd);
 	st_fd_set(fd, s ? FK_SOCK : FK_OTHER);
-	if (s && st_tls.nesting == 0)
-		note_found(fd, ST_C_UNSEEN, ST_OR_UNSEEN);
 	return s;
 }
 
@@ -86,8 +64,8 @@ void st_fd_report_inherited(void)
 	int n = npending;
 	npending = 0;
 	for (int i = 0; i < n; i++)
-		if ((st_fdkind[pending[i]] & FK_MASK) == FK_SOCK)
-			note_found(pending[i], ST_C_INHERITED, ST_OR_INHERITED);
+		if (st_fd_kind(pending[i]) == FK_SOCK)
+			st_fd_found(pending[i], ST_C_INHERITED, ST_OR_INHERITED);
 }
 
 /* A fork child's sockets are its parent's: they come from the parent's socket table. */

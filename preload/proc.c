@@ -12,42 +12,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct st_proc *st_proc_of(uint32_t id)
-{
-	if (!id || !st_g.hdr)
-		return NULL;
-	return &st_g.procs[(id - 1) % st_g.hdr->nproc];
-}
-
-/* 1 when process `id` is known to have ended (no probe). */
-int st_proc_ended(uint32_t id)
-{
-	struct st_proc *p = st_proc_of(id);
-	if (!p || __atomic_load_n(&p->id, __ATOMIC_ACQUIRE) != id)
-		return 1;
-	uint32_t s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
-	return s == ST_PS_EXITED || s == ST_PS_GONE || s == ST_PS_EXECED;
-}
-
-/* 1 when process `id` can no longer write: it exited, was replaced, or is found dead. */
-int st_proc_done(uint32_t id)
-{
-	struct st_proc *p = st_proc_of(id);
-	if (!p || __atomic_load_n(&p->id, __ATOMIC_ACQUIRE) != id)
-		return 1;               /* its slot went to a newer process */
-	uint32_t s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
-	if (s == ST_PS_EXITED || s == ST_PS_GONE || s == ST_PS_EXECED)
-		return 1;
-	if (s != ST_PS_LIVE || id == st_g.proc_id || st_g.seccomp)
-		return 0;
-	int saved = errno;
-	int dead = syscall(SYS_kill, p->pid, 0) != 0 && errno == ESRCH;
-	errno = saved;
-	if (dead)
-		__atomic_compare_exchange_n(&p->state, &s, ST_PS_GONE, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	return dead;
-}
-
 static ssize_t read_file(const char *path, char *buf, size_t cap)
 {
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
@@ -321,7 +285,7 @@ static int do_attach(void)
 	}
 	st_modules_scan();
 	st_sock_publish_all();
-	__atomic_store_n(&st_g.on, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&st_g.state, ST_ON, __ATOMIC_RELEASE);
 	/* the SIGPIPE disposition at start, for a diagnosis that needs it although signal()
 	 * came before the first socket call; then the sockets inherited at start */
 	st_event(ST_C_SIGACTION, -1, SIGPIPE, p->sigpipe, 1ull << 63, 0);
@@ -353,14 +317,14 @@ int st_attach(void)
 	while (__atomic_load_n(&st_g.attach_lock, __ATOMIC_ACQUIRE) == 1)
 		if (!st_g.seccomp)
 			syscall(SYS_sched_yield);
-	return __atomic_load_n(&st_g.on, __ATOMIC_ACQUIRE) ? 0 : -1;
+	return st_on() ? 0 : -1;
 }
 
 /* The process ends normally with `status`: say so in the trace and free its spans. */
 void st_proc_exit(int status)
 {
 	static int done;
-	if (!__atomic_load_n(&st_g.on, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+	if (!st_on() || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
 		return;
 	status &= 0xff;     /* what the parent sees: exit(-1) is 255 */
 	/* sockets the exit closes with data unread go out with an RST: say so, as a close would */
@@ -380,4 +344,21 @@ void st_proc_exit(int status)
 	p->t_end = st_ts();
 	uint32_t s = ST_PS_LIVE;
 	__atomic_compare_exchange_n(&p->state, &s, ST_PS_EXITED, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/*
+ * A seccomp filter is about to be installed (or already was, at start): from now on the
+ * tracer makes no syscall the program did not make itself — no stacks (libunwind's memory
+ * validation calls mincore), no probes of unknown fds, no address lookups, no liveness
+ * checks of other processes, nothing written to stderr — and the process's entry says so.
+ */
+void st_seccomp_on(void)
+{
+	if (st_g.seccomp)
+		return;
+	st_g.seccomp = 1;
+	st_g.stacks = 0;
+	struct st_proc *p = st_proc_of(st_g.proc_id);
+	if (p && st_on())
+		__atomic_fetch_or(&p->flags, ST_PF_SECCOMP | ST_PF_NOSTACKS, __ATOMIC_RELAXED);
 }

@@ -3,42 +3,13 @@
 #include "st_preload.h"
 
 #include <errno.h>
-#include <linux/sockios.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/syscall.h>
 
 #define FIXED ((unsigned)sizeof(struct st_rec))
 
 static unsigned round8(unsigned n)
 {
 	return (n + 7) & ~7u;
-}
-
-/* Process events alone do not attach a process to the trace: a shell that only forks and
- * execs leaves no entry. Nor does a socket call on something that is not a socket (bash
- * asks getpeername(0) at every start, to see whether stdin is a socket). */
-static int attaches(int call, int fd)
-{
-	switch (call) {
-	case ST_C_EXEC: case ST_C_FORK: case ST_C_VFORK: case ST_C_POSIX_SPAWN:
-	case ST_C_SIGNAL: case ST_C_SIGACTION: case ST_C_EXIT:
-		return 0;
-	}
-	return !(fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_OTHER);
-}
-
-int st_begin_slow(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
-                  unsigned extra)
-{
-	c->r = NULL;
-	if (!st_ready() || st_tls.nesting > 0 || !attaches(call, fd))
-		return 0;
-	if (st_attach() != 0)
-		return 0;
-	return st_begin(c, call, fd, a0, a1, a2, extra);
 }
 
 /* A call recorded on the common path keeps only what that path needs in st_call: fill in
@@ -237,72 +208,19 @@ void st_done_slow(struct st_call *c)
 		st_retire_pending();
 }
 
-/* A record with no real call behind it (inherited socket, the disposition at start...). */
-void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
+/* A record with no real call behind it (inherited socket, the disposition at start, a
+ * socket's state...); `put` adds what else it carries, up to `extra` bytes. */
+void st_event_x(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret, unsigned extra,
+                void (*put)(struct st_call *c, int fd, const void *arg), const void *arg)
 {
 	struct st_call c;
 	int saved = errno;
-	if (!st_begin(&c, call, fd, a0, a1, a2, 2 * (4 + 110)))
+	if (!st_begin(&c, call, fd, a0, a1, a2, extra))
 		return;
 	st_enter(&c);
 	st_exit(&c, ret);
-	if (call == ST_C_INHERITED || call == ST_C_UNSEEN)
-		st_sock_addrs(fd, &c, 1, 1);
+	if (put)
+		put(&c, fd, arg);
 	st_done(&c);
 	errno = saved;
-}
-
-/* What the kernel holds for a socket (its queues, TCP state and byte counts), as a sockstate
- * record: just before a close, and after a call failed with EPIPE or ECONNRESET. Three
- * syscalls of our own, never on the data path; none under seccomp. The addresses the socket
- * table knows go with it, so a socket whose birth the ring overwrote is still exported. */
-void st_sockstate(int fd)
-{
-	st_sockstate_if(fd, 0);
-}
-
-/* The same, only when data is waiting unread (at exit: a socket the exit will close with an
- * RST instead of a FIN). */
-void st_sockstate_if(int fd, int only_unread)
-{
-	if (st_g.seccomp || !st_g.on || fd < 0)
-		return;
-	int saved = errno, inq = 0, outq = 0;
-	/* the kernel's struct tcp_info up to tcpi_bytes_retrans (Linux 4.19), by offset: glibc's
-	 * <netinet/tcp.h> stops before the byte counts */
-	union { uint8_t state; uint8_t b[256]; } ti;
-	socklen_t tl = sizeof(ti);
-	if (syscall(SYS_ioctl, fd, SIOCINQ, &inq) != 0 || (only_unread && inq <= 0)) {
-		errno = saved;
-		return;
-	}
-	syscall(SYS_ioctl, fd, SIOCOUTQ, &outq);
-	memset(&ti, 0, sizeof(ti));
-	if (syscall(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0)
-		tl = 0;
-	struct st_call c;
-	if (st_begin(&c, ST_C_SOCKSTATE, fd, (uint32_t)inq, (uint32_t)outq, tl ? ti.state : 0,
-	             2 * (4 + 110) + 4 + sizeof(struct st_tcpbytes))) {
-		st_enter(&c);
-		st_exit(&c, 0);
-		st_sock_put_known(fd, &c);
-		if (tl >= ST_TCPI_BYTES_RETRANS + 8) {
-			struct st_tcpbytes tb;
-			memcpy(&tb.acked, ti.b + ST_TCPI_BYTES_ACKED, 8);
-			memcpy(&tb.received, ti.b + ST_TCPI_BYTES_RECEIVED, 8);
-			memcpy(&tb.sent, ti.b + ST_TCPI_BYTES_SENT, 8);
-			memcpy(&tb.retrans, ti.b + ST_TCPI_BYTES_RETRANS, 8);
-			st_put(&c, ST_T_TCPBYTES, &tb, sizeof(tb));
-		}
-		st_done(&c);
-	}
-	errno = saved;
-}
-
-/* After a traced call failed: the kernel's view of a connection that broke. */
-void st_after_error(int call, int fd, int err)
-{
-	if ((err == EPIPE || err == ECONNRESET) && st_tls.nesting == 0 && call != ST_C_SOCKSTATE &&
-	    fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_SOCK)
-		st_sockstate(fd);
 }

@@ -1,8 +1,14 @@
 /* Creation metadata of live sockets: a private table by fd (fork children inherit it with their
- * memory) mirrored into the trace's shared table under (process id, fd) for the viewer. */
+ * memory) mirrored into the trace's shared table under (process id, fd) for the viewer; and
+ * what the kernel holds for a socket, as sockstate records. */
 #include "st_preload.h"
 
+#include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -204,6 +210,81 @@ void st_sock_copy(int from, int to)
 void st_sock_publish_all(void)
 {
 	for (int fd = 0; priv && fd <= max_fd && fd < ST_FDTAB; fd++)
-		if (priv[fd].origin != ST_OR_NONE && (st_fdkind[fd] & FK_MASK) == FK_SOCK)
+		if (priv[fd].origin != ST_OR_NONE && st_fd_kind(fd) == FK_SOCK)
 			publish(fd);
+}
+
+/* Domain, type and protocol of a socket we did not create, asked of the kernel. */
+void st_sock_kind(int fd, int *dom, int *type, int *proto)
+{
+	int saved = errno;
+	socklen_t l = sizeof(int);
+	*dom = *type = *proto = 0;
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, dom, &l);
+	l = sizeof(int);
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, type, &l);
+	l = sizeof(int);
+	syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, proto, &l);
+	errno = saved;
+}
+
+struct sockstate {
+	int inq, outq;
+	socklen_t tl;
+	/* the kernel's struct tcp_info up to tcpi_bytes_retrans (Linux 4.19), by offset: glibc's
+	 * <netinet/tcp.h> stops before the byte counts */
+	union { uint8_t state; uint8_t b[256]; } ti;
+};
+
+static void put_sockstate(struct st_call *c, int fd, const void *arg)
+{
+	const struct sockstate *ss = arg;
+	st_sock_put_known(fd, c);
+	if (ss->tl >= ST_TCPI_BYTES_RETRANS + 8) {
+		struct st_tcpbytes tb;
+		memcpy(&tb.acked, ss->ti.b + ST_TCPI_BYTES_ACKED, 8);
+		memcpy(&tb.received, ss->ti.b + ST_TCPI_BYTES_RECEIVED, 8);
+		memcpy(&tb.sent, ss->ti.b + ST_TCPI_BYTES_SENT, 8);
+		memcpy(&tb.retrans, ss->ti.b + ST_TCPI_BYTES_RETRANS, 8);
+		st_put(c, ST_T_TCPBYTES, &tb, sizeof(tb));
+	}
+}
+
+/* What the kernel holds for a socket (its queues, TCP state and byte counts), as a sockstate
+ * record: just before a close, and after a call failed with EPIPE or ECONNRESET. Three
+ * syscalls of our own, never on the data path; none under seccomp. The addresses the socket
+ * table knows go with it, so a socket whose birth the ring overwrote is still exported. */
+void st_sockstate(int fd)
+{
+	st_sockstate_if(fd, 0);
+}
+
+/* The same, only when data is waiting unread (at exit: a socket the exit will close with an
+ * RST instead of a FIN). */
+void st_sockstate_if(int fd, int only_unread)
+{
+	if (st_g.seccomp || !st_on() || fd < 0)
+		return;
+	int saved = errno;
+	struct sockstate ss;
+	memset(&ss, 0, sizeof(ss));
+	ss.tl = sizeof(ss.ti);
+	if (syscall(SYS_ioctl, fd, SIOCINQ, &ss.inq) != 0 || (only_unread && ss.inq <= 0)) {
+		errno = saved;
+		return;
+	}
+	syscall(SYS_ioctl, fd, SIOCOUTQ, &ss.outq);
+	if (syscall(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, &ss.ti, &ss.tl) != 0)
+		ss.tl = 0;
+	errno = saved;
+	st_event_x(ST_C_SOCKSTATE, fd, (uint32_t)ss.inq, (uint32_t)ss.outq, ss.tl ? ss.ti.state : 0, 0,
+	           2 * (4 + 110) + 4 + sizeof(struct st_tcpbytes), put_sockstate, &ss);
+}
+
+/* After a traced call failed: the kernel's view of a connection that broke. */
+void st_after_error(int call, int fd, int err)
+{
+	if ((err == EPIPE || err == ECONNRESET) && st_tls.nesting == 0 && call != ST_C_SOCKSTATE &&
+	    st_fd_kind(fd) == FK_SOCK)
+		st_sockstate(fd);
 }

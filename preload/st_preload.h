@@ -20,7 +20,10 @@ long st_rawsys(long n, ...);
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-enum st_state { ST_UNINIT, ST_INITING, ST_READY, ST_DISABLED };
+/* The one state word. READY: configured, this process has no entry yet (before its first
+ * socket call, and in a fresh fork child); ON: the trace is mapped and the process has its
+ * entry, records are written; DISABLED: off for good (said once on stderr). */
+enum st_state { ST_UNINIT, ST_INITING, ST_READY, ST_ON, ST_DISABLED };
 
 struct st_config {
 	uint64_t size;
@@ -32,7 +35,6 @@ struct st_config {
 
 struct st_global {
 	int state;                      /* enum st_state, accessed atomically */
-	int on;                         /* 1: the trace is mapped and this process has its entry */
 	int tsc;                        /* timestamps are rdtsc ticks */
 	int stacks;                     /* stack depth in use (0 = off) */
 	struct st_config cfg;
@@ -122,32 +124,48 @@ struct st_call {
 /* Stream position of the call's entry record (the viewer's "ticket" of the call). */
 #define ST_ENTRY_POS(c) ((c)->kind == ST_K_EXIT ? (c)->enter_pos : (c)->pos)
 
-void st_seccomp_on(void);           /* wrap_sys.c */
+/*
+ * The modules, bottom layer first. Each calls only the layers below it (tests/layers.sh
+ * checks this from the objects' symbols):
+ *   config.c  <- trace.c (+ the process table) <- unwind.c <- ring.c <- record.c
+ *   <- socktab.c <- fdtab.c <- proc.c <- inject.c, init.c and the wrappers (wrap_*.c).
+ */
 
-/* ---- start-up: init.c ---- */
-int st_ready(void);                 /* 1 when calls may be recorded (initialises lazily) */
+/* ---- configuration, shared state, our own syscalls, stderr: config.c ---- */
+void st_config_read(struct st_config *cfg);
+void st_say_init(void);             /* note what fd 2 is at start */
 void st_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void st_say_once(int what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int st_gettid(void);
-void *st_resolve(const char *name, void **slot);
-void st_after_fork_child(void);     /* fork, _Fork, raw clone: fresh per-process state */
-void st_modules_scan(void);
-
-/* ---- stacks: unwind.c ---- */
-void st_unwind_init(void);
-void st_text_range(const void *sym, uintptr_t *lo, uintptr_t *hi);
-void *st_real_dlopen(const char *file, int mode);
-int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we unwind */
-int st_unw_fake_fd(int fd);
-void st_unw_pipe(int fds[2]);
-long st_unw_io(int op, int fd, size_t len);
 enum { ST_SAY_NOSPACE = 1, ST_SAY_PROCS, ST_SAY_TRACE, ST_SAY_SIZE, ST_SAY_DEPTH, ST_SAY_PAYLOAD,
        ST_SAY_VAR, ST_SAY_EMPTYDIR, ST_SAY_SECURE, ST_SAY_UNWIND, ST_SAY_MAX };
+int st_gettid(void);
+void *st_resolve(const char *name, void **slot);
 
-/* ---- the trace file: trace.c ---- */
+/* 1 when records are being written (the trace is mapped and this process has its entry) */
+static inline int st_on(void)
+{
+	return __atomic_load_n(&st_g.state, __ATOMIC_ACQUIRE) == ST_ON;
+}
+
+/* What each fd number is (written by fdtab.c, read by every layer). */
+enum st_fdkind { FK_UNKNOWN = 0, FK_SOCK = 1, FK_OTHER = 2 };
+#define FK_MASK      0x0f
+#define FK_EPOLLSOCK 0x10           /* an epoll fd that watches sockets */
+#define ST_FDTAB     65536
+extern uint8_t st_fdkind[ST_FDTAB];
+
+static inline int st_fd_kind(int fd)
+{
+	return fd >= 0 && fd < ST_FDTAB ? st_fdkind[fd] & FK_MASK : FK_UNKNOWN;
+}
+
+/* ---- the trace file and its process table: trace.c ---- */
 int st_trace_map(int create);       /* map SOCKTRACE_DIR/trace.ring (creating it); 0 ok */
 uint64_t st_clock_mono(void);
 uint64_t st_calibrate_hz(void);
+struct st_proc *st_proc_of(uint32_t id);
+int st_proc_done(uint32_t id);      /* 1 when the process can no longer write (may probe) */
+int st_proc_ended(uint32_t id);     /* 1 when it is known to have ended */
 
 static inline uint64_t st_ts(void)
 {
@@ -161,13 +179,15 @@ static inline uint64_t st_ts(void)
 	return st_clock_mono();
 }
 
-/* ---- this process's entry: proc.c ---- */
-int st_attach(void);                /* make this process's entry; 0 ok */
-void st_proc_cache(void);
-void st_proc_exit(int status);      /* normal exit: mark the entry, retire our spans */
-struct st_proc *st_proc_of(uint32_t id);
-int st_proc_done(uint32_t id);      /* 1 when the process can no longer write (may probe) */
-int st_proc_ended(uint32_t id);     /* 1 when it is known to have ended */
+/* ---- stacks: unwind.c (the whole libunwind firewall) ---- */
+void st_unwind_init(void);
+void st_text_range(const void *sym, uintptr_t *lo, uintptr_t *hi);
+void *st_real_dlopen(const char *file, int mode);
+int st_fw_active(const void *ret_addr);  /* call comes from libunwind while we unwind */
+int st_unw_fake_fd(int fd);
+void st_unw_pipe(int fds[2]);
+long st_unw_io(int op, int fd, size_t len);
+unsigned st_capture_rec(struct st_rec *r, unsigned depth);
 
 /* ---- spans: ring.c ---- */
 struct st_rec *st_reserve_slow(unsigned len, uint64_t *pos, struct st_span **sp, uint8_t *priv);
@@ -219,37 +239,19 @@ static inline struct st_rec *st_reserve(unsigned len, uint64_t *pos, struct st_s
 
 /* ---- records: record.c ---- */
 void st_call_careful(struct st_call *c);
-int st_begin_slow(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2,
-                  unsigned extra);
-unsigned st_capture_rec(struct st_rec *r, unsigned depth);
 void st_put(struct st_call *c, int type, const void *p, unsigned len);
 void st_put_iov(struct st_call *c, int type, const struct iovec *iov, size_t n, size_t len);
 void st_put_addr(struct st_call *c, int type, const struct sockaddr *sa, socklen_t len);
 void st_enter_slow(struct st_call *c);
 void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t);
 void st_done_slow(struct st_call *c);
-void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret);
-void st_sockstate(int fd);
-void st_sockstate_if(int fd, int only_unread);
-
-/* ---- fault injection: inject.c ---- */
-extern int st_inj_on;               /* 1 while rules may apply (until read and found none) */
-struct st_inj {
-	int fired, skip;                /* a rule picked the call; the call is not made */
-	uint64_t delay_ns;              /* delay=: slept inside the call, before the real one */
-	long ret;
-	int err;
-	const char *text;               /* "error=EPIPE", recorded with the call */
-};
-int st_inject_pre(int call, int fd, uint64_t a1, struct st_inj *out);
-long st_inject_result(const struct st_inj *in, int call, uint64_t a1);
-void st_inject_sleep(uint64_t ns);
-void st_inject_after(int call, int fd, uint64_t a1, long ret);
-void st_inject_forget(int fd);
-void st_inject_fork_child(void);
-size_t st_cap_len(size_t n);
-struct iovec;
-const struct iovec *st_cap_iov(const struct iovec *iov, int n, int *outn);
+/* A record with no real call behind it; `put` (may be NULL) adds up to `extra` TLV bytes. */
+void st_event_x(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret, unsigned extra,
+                void (*put)(struct st_call *c, int fd, const void *arg), const void *arg);
+static inline void st_event(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret)
+{
+	st_event_x(call, fd, a0, a1, a2, ret, 0, NULL, NULL);
+}
 
 /* The class of a call (the catalogue's), for the preload's few decisions by class. */
 static inline int st_class_of(int call)
@@ -262,10 +264,10 @@ static inline int st_class_of(int call)
 	};
 	return call > 0 && call < (int)sizeof(cls) ? cls[call] : -1;
 }
-void st_after_error(int call, int fd, int err);
 
 /*
- * Begin recording `call` on `fd`; `extra` bounds the TLV bytes the caller adds with st_put
+ * Begin recording `call` on `fd` (when records are being written: the wrappers' st_wbegin
+ * starts the tracer first); `extra` bounds the TLV bytes the caller adds with st_put
  * in each phase. Returns 0 (and records nothing) when not tracing. On 1 the caller must go
  * through st_enter, the real call, st_exit and st_done. Inlined into every wrapper: the
  * common path is a few dozen instructions, no call and no locked instruction.
@@ -273,8 +275,10 @@ void st_after_error(int call, int fd, int err);
 static inline __attribute__((always_inline)) int
 st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, unsigned extra)
 {
-	if (unlikely(!__atomic_load_n(&st_g.on, __ATOMIC_RELAXED)))
-		return st_begin_slow(c, call, fd, a0, a1, a2, extra);
+	if (unlikely(__atomic_load_n(&st_g.state, __ATOMIC_RELAXED) != ST_ON)) {
+		c->r = NULL;
+		return 0;
+	}
 	int nested = st_tls.nesting++ > 0;
 	uint64_t t = st_ts();
 	unsigned depth = nested ? 0 : (unsigned)st_g.stacks;
@@ -376,15 +380,51 @@ int st_sock_local_unknown(int fd);
 void st_sock_set_peer(int fd, const struct sockaddr *sa, socklen_t len);
 void st_sock_copy(int from, int to);
 int st_sock_kind_known(int fd, int *dom, int *type, int *proto);
+void st_sock_kind(int fd, int *dom, int *type, int *proto);     /* asked of the kernel */
 void st_sock_publish_all(void);     /* a new entry: put our live sockets under our id */
 void st_sock_init(void);
+void st_sockstate(int fd);          /* the kernel's view of the socket, as a record */
+void st_sockstate_if(int fd, int only_unread);
+void st_after_error(int call, int fd, int err);
 
 /* ---- fds: fdtab.c ---- */
-enum st_fdkind { FK_UNKNOWN = 0, FK_SOCK = 1, FK_OTHER = 2 };
-#define FK_MASK      0x0f
-#define FK_EPOLLSOCK 0x10           /* an epoll fd that watches sockets */
-#define ST_FDTAB     65536
-extern uint8_t st_fdkind[ST_FDTAB];
+void st_fd_set(int fd, int kind);
+int st_fd_probe(int fd);            /* fstat an fd of unknown kind: 1 for a socket */
+void st_fd_found(int fd, int call, int origin);  /* log a socket we did not see made */
+void st_fd_scan(void);              /* sockets open at start: inherited */
+void st_fd_report_inherited(void);  /* log them, once the process has its entry */
+void st_fd_report_inherited_forget(void);
+
+/* ---- this process's entry: proc.c ---- */
+int st_attach(void);                /* make this process's entry; 0 ok */
+void st_proc_cache(void);
+void st_proc_exit(int status);      /* normal exit: mark the entry, retire our spans */
+void st_modules_scan(void);
+void st_seccomp_on(void);           /* no syscall of our own from now on */
+
+/* ---- fault injection: inject.c ---- */
+extern int st_inj_on;               /* 1 while rules may apply (until read and found none) */
+struct st_inj {
+	int fired, skip;                /* a rule picked the call; the call is not made */
+	uint64_t delay_ns;              /* delay=: slept inside the call, before the real one */
+	long ret;
+	int err;
+	const char *text;               /* "error=EPIPE", recorded with the call */
+};
+int st_inject_pre(int call, int fd, uint64_t a1, struct st_inj *out);
+long st_inject_result(const struct st_inj *in, int call, uint64_t a1);
+void st_inject_sleep(uint64_t ns);
+void st_inject_after(int call, int fd, uint64_t a1, long ret);
+void st_inject_forget(int fd);
+void st_inject_fork_child(void);
+size_t st_cap_len(size_t n);
+struct iovec;
+const struct iovec *st_cap_iov(const struct iovec *iov, int n, int *outn);
+
+/* ---- start-up, fork, the loader: init.c; and what the wrappers share ---- */
+int st_ready(void);                 /* 1 when calls may be recorded (initialises lazily) */
+int st_start(int call, int fd);     /* the first call that attaches: 1 when records are on */
+void st_after_fork_child(void);     /* fork, _Fork, raw clone: fresh per-process state */
 int st_is_sock_slow(int fd);
 
 /* 1 if fd is a socket of the program: cached per fd number, probed once otherwise. */
@@ -397,11 +437,5 @@ static inline int st_is_sock(int fd)
 	}
 	return st_is_sock_slow(fd);
 }
-
-void st_fd_set(int fd, int kind);
-void st_fd_scan(void);              /* sockets open at start: inherited */
-void st_fd_report_inherited(void);  /* log them, once the process has its entry */
-void st_fd_report_inherited_forget(void);
-void st_sock_kind(int fd, int *dom, int *type, int *proto);
 
 #endif

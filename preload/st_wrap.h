@@ -15,6 +15,20 @@
 	     ?: (__typeof__(real_##name))st_resolve(#name, (void **)&real_##name))
 
 /*
+ * A wrapper's st_begin: at the first call (records off) the tracer starts and the process
+ * gets its entry. Inlined like st_begin: the common path is the same one load and branch.
+ */
+static inline __attribute__((always_inline)) int
+st_wbegin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, unsigned extra)
+{
+	if (unlikely(__atomic_load_n(&st_g.state, __ATOMIC_RELAXED) != ST_ON) && !st_start(call, fd)) {
+		c->r = NULL;
+		return 0;
+	}
+	return st_begin(c, call, fd, a0, a1, a2, extra);
+}
+
+/*
  * Record `realcall` as call `id` on `fd` with scalars a0..a2 and up to `extra` blob bytes.
  * `enter_code` runs before the call (st_put of arguments), `exit_code` after it, with the
  * result in `r` (errno is saved and restored around both).
@@ -30,7 +44,7 @@
 		if (inj_body_)                                                               \
 			st_inject_pre(id, fd, (uint64_t)(a1), &inj_);                            \
 		struct st_call c;                                                            \
-		if (!st_begin(&c, id, fd, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2),    \
+		if (!st_wbegin(&c, id, fd, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2),    \
 		              (extra) + (inj_.fired ? 48u : 0u))) {                          \
 			if (inj_.delay_ns)                                                       \
 				st_inject_sleep(inj_.delay_ns);                                      \

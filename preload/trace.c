@@ -258,3 +258,41 @@ int st_trace_map(int create_it)
 	errno = saved;
 	return rc == 0 ? 0 : -1;
 }
+
+/* ---- the process table ---- */
+
+struct st_proc *st_proc_of(uint32_t id)
+{
+	if (!id || !st_g.hdr)
+		return NULL;
+	return &st_g.procs[(id - 1) % st_g.hdr->nproc];
+}
+
+/* 1 when process `id` is known to have ended (no probe). */
+int st_proc_ended(uint32_t id)
+{
+	struct st_proc *p = st_proc_of(id);
+	if (!p || __atomic_load_n(&p->id, __ATOMIC_ACQUIRE) != id)
+		return 1;
+	uint32_t s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+	return s == ST_PS_EXITED || s == ST_PS_GONE || s == ST_PS_EXECED;
+}
+
+/* 1 when process `id` can no longer write: it exited, was replaced, or is found dead. */
+int st_proc_done(uint32_t id)
+{
+	struct st_proc *p = st_proc_of(id);
+	if (!p || __atomic_load_n(&p->id, __ATOMIC_ACQUIRE) != id)
+		return 1;               /* its slot went to a newer process */
+	uint32_t s = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+	if (s == ST_PS_EXITED || s == ST_PS_GONE || s == ST_PS_EXECED)
+		return 1;
+	if (s != ST_PS_LIVE || id == st_g.proc_id || st_g.seccomp)
+		return 0;
+	int saved = errno;
+	int dead = syscall(SYS_kill, p->pid, 0) != 0 && errno == ESRCH;
+	errno = saved;
+	if (dead)
+		__atomic_compare_exchange_n(&p->state, &s, ST_PS_GONE, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	return dead;
+}

@@ -58,7 +58,7 @@ ST_EXPORT sighandler_t signal(int sig, sighandler_t h)
 	if (sig != SIGPIPE)
 		return REAL(signal)(sig, h);
 	struct st_call c;
-	if (!st_begin(&c, ST_C_SIGNAL, -1, (uint64_t)sig, handler_val(h), 0, 0))
+	if (!st_wbegin(&c, ST_C_SIGNAL, -1, (uint64_t)sig, handler_val(h), 0, 0))
 		return REAL(signal)(sig, h);
 	st_enter(&c);
 	sighandler_t r = REAL(signal)(sig, h);
@@ -226,7 +226,7 @@ REAL_DECL(pid_t, _Fork, (void))
 ST_EXPORT pid_t _Fork(void)
 {
 	struct st_call c;
-	int traced = st_begin(&c, ST_C_FORK, -1, 1, 0, 0, 0);
+	int traced = st_wbegin(&c, ST_C_FORK, -1, 1, 0, 0, 0);
 	if (traced)
 		st_enter(&c);
 	pid_t r = REAL(_Fork)();
@@ -271,7 +271,7 @@ static void before_drop(void)
 static void after_drop(int r)
 {
 	struct st_proc *p = st_proc_of(st_g.proc_id);
-	if (r == 0 && p && st_g.on)
+	if (r == 0 && p && st_on())
 		__atomic_fetch_or(&p->flags, ST_PF_SETUID, __ATOMIC_RELAXED);
 }
 

@@ -49,7 +49,7 @@ static void learn_accepted(int lfd, int fd, struct st_call *c)
 ST_EXPORT int socket(int domain, int type, int protocol)
 {
 	struct st_call c;
-	if (!st_begin(&c, ST_C_SOCKET, -1, (uint64_t)domain, (uint64_t)type, (uint64_t)protocol, 0)) {
+	if (!st_wbegin(&c, ST_C_SOCKET, -1, (uint64_t)domain, (uint64_t)type, (uint64_t)protocol, 0)) {
 		int r = REAL(socket)(domain, type, protocol);
 		if (r >= 0)
 			st_fd_set(r, FK_SOCK);
@@ -67,7 +67,7 @@ ST_EXPORT int socket(int domain, int type, int protocol)
 ST_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
 	struct st_call c;
-	if (!st_begin(&c, ST_C_SOCKETPAIR, -1, (uint64_t)domain, (uint64_t)type, (uint64_t)protocol, 12)) {
+	if (!st_wbegin(&c, ST_C_SOCKETPAIR, -1, (uint64_t)domain, (uint64_t)type, (uint64_t)protocol, 12)) {
 		int r = REAL(socketpair)(domain, type, protocol, sv);
 		if (r == 0) {
 			st_fd_set(sv[0], FK_SOCK);
@@ -109,7 +109,7 @@ static int accept_common(int id, int fd, struct sockaddr *sa, socklen_t *len, in
 	if (unlikely(st_inj_on))
 		st_inject_pre(id, fd, 0, &inj);
 	struct st_call c;
-	int traced = st_begin(&c, id, fd, (uint64_t)flags, 0, 0, 2 * ADDR_ROOM + (inj.fired ? 48 : 0));
+	int traced = st_wbegin(&c, id, fd, (uint64_t)flags, 0, 0, 2 * ADDR_ROOM + (inj.fired ? 48 : 0));
 	if (traced) {
 		if (inj.fired)
 			st_put(&c, ST_T_INJECT, inj.text, (unsigned)strlen(inj.text));
@@ -207,7 +207,7 @@ ST_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	int32_t socks[64];
 	int ns = sockets_in(first, last, !(flags & CLOSE_RANGE_CLOEXEC), socks, 64);
 	struct st_call c;
-	int traced = ns > 0 && st_begin(&c, ST_C_CLOSE_RANGE, -1, first, last, (uint64_t)flags,
+	int traced = ns > 0 && st_wbegin(&c, ST_C_CLOSE_RANGE, -1, first, last, (uint64_t)flags,
 	                                4 + 4 * ns);
 	if (traced)
 		st_enter(&c);
@@ -226,7 +226,7 @@ ST_EXPORT void closefrom(int lowfd)
 	unsigned first = lowfd < 0 ? 0 : (unsigned)lowfd;
 	int ns = sockets_in(first, ~0u, 1, socks, 64);
 	struct st_call c;
-	int traced = ns > 0 && st_begin(&c, ST_C_CLOSEFROM, -1, first, 0, 0, 4 + 4 * ns);
+	int traced = ns > 0 && st_wbegin(&c, ST_C_CLOSEFROM, -1, first, 0, 0, 4 + 4 * ns);
 	if (traced)
 		st_enter(&c);
 	REAL(closefrom)(lowfd);

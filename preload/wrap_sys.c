@@ -15,33 +15,6 @@ long syscall(long n, ...);
 REAL_DECL(long, syscall, (long, ...))
 REAL_DECL(int, prctl, (int, ...))
 
-long st_rawsys(long n, ...)
-{
-	va_list ap;
-	va_start(ap, n);
-	long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
-	long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
-	va_end(ap);
-	return REAL(syscall)(n, a1, a2, a3, a4, a5, a6);
-}
-
-/*
- * A seccomp filter is about to be installed (or already was, at start): from now on the
- * tracer makes no syscall the program did not make itself — no stacks (libunwind's memory
- * validation calls mincore), no probes of unknown fds, no address lookups, no liveness
- * checks of other processes, nothing written to stderr — and the process's entry says so.
- */
-void st_seccomp_on(void)
-{
-	if (st_g.seccomp)
-		return;
-	st_g.seccomp = 1;
-	st_g.stacks = 0;
-	struct st_proc *p = st_proc_of(st_g.proc_id);
-	if (p && st_g.on)
-		__atomic_fetch_or(&p->flags, ST_PF_SECCOMP | ST_PF_NOSTACKS, __ATOMIC_RELAXED);
-}
-
 static int installs_filter(long op)
 {
 	return op == SECCOMP_SET_MODE_STRICT || op == SECCOMP_SET_MODE_FILTER;

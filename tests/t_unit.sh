@@ -24,3 +24,15 @@ t_unit_exports_are_the_catalogue() {
 	diff want have
 }
 run_case exports_are_the_catalogue t_unit_exports_are_the_catalogue
+
+# The preload's modules call only the layers below them (the order is in tests/layers.py and
+# st_preload.h): objects compiled without LTO, edges read from their symbols with nm.
+t_unit_preload_layers() {
+	mkdir o
+	for f in "$ROOT"/preload/*.c; do
+		cc -I"$ROOT/include" -D_GNU_SOURCE -O2 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+			-c "$f" -o "o/$(basename "$f" .c).o" || return 1
+	done
+	python3 "$ROOT/tests/layers.py" o
+}
+run_case preload_layers t_unit_preload_layers

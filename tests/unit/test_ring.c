@@ -54,6 +54,8 @@ static struct seen read_back(void)
 
 static void events(int n)
 {
+	if (!st_on())   /* (as a wrapper's first call does: attaches the process, creates the trace) */
+		CHECK(st_start(ST_C_LISTEN, -1), "the tracer starts");
 	for (int i = 0; i < n; i++)
 		st_event(ST_C_LISTEN, 3, (uint64_t)i, 0, 0, 0);
 }
