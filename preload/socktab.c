@@ -140,23 +140,16 @@ void st_sock_addrs(int fd, struct st_call *c, int want_local, int want_peer)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	struct st_sock *m = mine(fd);
-	if (want_local) {
+	for (int peer = 0; peer < 2; peer++) {
+		if (!(peer ? want_peer : want_local))
+			continue;
 		len = sizeof(ss);
-		if (syscall(SYS_getsockname, fd, &ss, &len) == 0 && len > 0) {
-			if (c)
-				st_put_addr(c, ST_T_LOCAL, (struct sockaddr *)&ss, len);
-			if (m)
-				fill_addr(&m->local, &ss, len);
-		}
-	}
-	if (want_peer) {
-		len = sizeof(ss);
-		if (syscall(SYS_getpeername, fd, &ss, &len) == 0 && len > 0) {
-			if (c)
-				st_put_addr(c, ST_T_PEER, (struct sockaddr *)&ss, len);
-			if (m)
-				fill_addr(&m->peer, &ss, len);
-		}
+		if (syscall(peer ? SYS_getpeername : SYS_getsockname, fd, &ss, &len) != 0 || len == 0)
+			continue;
+		if (c)
+			st_put_addr(c, peer ? ST_T_PEER : ST_T_LOCAL, (struct sockaddr *)&ss, len);
+		if (m)
+			fill_addr(peer ? &m->peer : &m->local, &ss, len);
 	}
 	publish(fd);
 	errno = saved;

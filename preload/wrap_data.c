@@ -169,38 +169,25 @@ ST_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	       KEEP(buf, r));
 }
 
-/* readv/writev under short=: the iovec cut to the rule's bound */
-static ssize_t capped_readv(int fd, const struct iovec *iov, int n)
-{
-	int k;
-	const struct iovec *v = st_cap_iov(iov, n, &k);
-	return REAL(readv)(fd, v, k);
-}
-
-static ssize_t capped_writev(int fd, const struct iovec *iov, int n)
-{
-	int k;
-	const struct iovec *v = st_cap_iov(iov, n, &k);
-	return REAL(writev)(fd, v, k);
-}
-
-ST_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
-{
-	if (!st_is_sock(fd))
-		return REAL(readv)(fd, iov, n);
-	size_t len = st_iov_len(iov, n > 0 ? (size_t)n : 0);
-	TRACED(ssize_t, ST_C_READV, fd, len, n, 0, st_pay(len), st_injecting_ ? capped_readv(fd, iov, n) : REAL(readv)(fd, iov, n), NOTHING,
-	       KEEP_IOV(iov, (size_t)n, r));
-}
-
-ST_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
-{
-	if (!st_is_sock(fd))
-		return REAL(writev)(fd, iov, n);
-	size_t len = st_iov_len(iov, n > 0 ? (size_t)n : 0);
-	TRACED(ssize_t, ST_C_WRITEV, fd, len, n, 0, st_pay(len), st_injecting_ ? capped_writev(fd, iov, n) : REAL(writev)(fd, iov, n), NOTHING,
-	       KEEP_IOV(iov, (size_t)n, r));
-}
+/* readv and writev; under short= the iovec is cut to the rule's bound */
+#define IOV_WRAPPER(name, id)                                                                  \
+	static ssize_t capped_##name(int fd, const struct iovec *iov, int n)                        \
+	{                                                                                          \
+		int k;                                                                                 \
+		const struct iovec *v = st_cap_iov(iov, n, &k);                                        \
+		return REAL(name)(fd, v, k);                                                           \
+	}                                                                                          \
+	ST_EXPORT ssize_t name(int fd, const struct iovec *iov, int n)                             \
+	{                                                                                          \
+		if (!st_is_sock(fd))                                                                   \
+			return REAL(name)(fd, iov, n);                                                     \
+		size_t len = st_iov_len(iov, n > 0 ? (size_t)n : 0);                                   \
+		TRACED(ssize_t, id, fd, len, n, 0, st_pay(len),                                        \
+		       st_injecting_ ? capped_##name(fd, iov, n) : REAL(name)(fd, iov, n), NOTHING,    \
+		       KEEP_IOV(iov, (size_t)n, r));                                                   \
+	}
+IOV_WRAPPER(readv, ST_C_READV)
+IOV_WRAPPER(writev, ST_C_WRITEV)
 
 ST_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {

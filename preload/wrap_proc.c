@@ -189,25 +189,19 @@ ST_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 			argv[i] = va_arg(ap, char *);                               \
 	} while (0)
 
-ST_EXPORT int execl(const char *path, const char *arg, ...)
-{
-	char **argv;
-	va_list ap;
-	va_start(ap, arg);
-	COLLECT_ARGS(arg, ap, argv);
-	va_end(ap);
-	return execv(path, argv);
-}
-
-ST_EXPORT int execlp(const char *file, const char *arg, ...)
-{
-	char **argv;
-	va_list ap;
-	va_start(ap, arg);
-	COLLECT_ARGS(arg, ap, argv);
-	va_end(ap);
-	return execvp(file, argv);
-}
+/* execl and execlp: the argv collected, then execv and execvp */
+#define EXECL_WRAPPER(name, to)                                 \
+	ST_EXPORT int name(const char *path, const char *arg, ...)  \
+	{                                                           \
+		char **argv;                                            \
+		va_list ap;                                             \
+		va_start(ap, arg);                                      \
+		COLLECT_ARGS(arg, ap, argv);                            \
+		va_end(ap);                                             \
+		return to(path, argv);                                  \
+	}
+EXECL_WRAPPER(execl, execv)
+EXECL_WRAPPER(execlp, execvp)
 
 ST_EXPORT int execle(const char *path, const char *arg, ...)
 {

@@ -293,23 +293,18 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, long arg)
 	       if (dupcmd) dup_done(fd, -1, r));
 }
 
-ST_EXPORT int fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	va_start(ap, cmd);
-	long arg = va_arg(ap, long);
-	va_end(ap);
-	return fcntl_common(REAL(fcntl), fd, cmd, arg);
-}
-
-ST_EXPORT int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	va_start(ap, cmd);
-	long arg = va_arg(ap, long);
-	va_end(ap);
-	return fcntl_common(REAL(fcntl64), fd, cmd, arg);
-}
+/* fcntl and fcntl64: the third argument read as a long whatever the command */
+#define FCNTL_WRAPPER(name)                                     \
+	ST_EXPORT int name(int fd, int cmd, ...)                    \
+	{                                                           \
+		va_list ap;                                             \
+		va_start(ap, cmd);                                      \
+		long arg = va_arg(ap, long);                            \
+		va_end(ap);                                             \
+		return fcntl_common(REAL(name), fd, cmd, arg);          \
+	}
+FCNTL_WRAPPER(fcntl)
+FCNTL_WRAPPER(fcntl64)
 
 ST_EXPORT int ioctl(int fd, unsigned long req, ...)
 {

@@ -31,10 +31,7 @@ const char *diag_kind_name(int kind)
 
 struct finding *add_finding(struct diag *g, int kind, struct lc_sock *s, uint64_t ts)
 {
-	if (g->nF == g->capF) {
-		g->capF = g->capF ? g->capF * 2 : 32;
-		g->F = st_xrealloc(g->F, (size_t)g->capF * sizeof(*g->F));
-	}
+	ST_GROW(g->F, g->nF, g->capF, 32);
 	struct finding *f = &g->F[g->nF++];
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
@@ -73,7 +70,7 @@ uint64_t step_acted(const struct step *s)
 static int by_time(const void *a, const void *b)
 {
 	uint64_t x = step_acted(a), y = step_acted(b);
-	return x < y ? -1 : x > y;
+	return ST_CMP(x, y);
 }
 
 void sort_steps(struct finding *f)
@@ -97,7 +94,7 @@ static int by_severity(const void *a, const void *b)
 	const struct finding *x = a, *y = b;
 	if (x->kind != y->kind)
 		return x->kind - y->kind;
-	return x->ts < y->ts ? -1 : x->ts > y->ts;
+	return ST_CMP(x->ts, y->ts);
 }
 
 /* ---------------- where: the first frame in the program itself ---------------- */
@@ -251,19 +248,17 @@ static void print_text(int i, const struct finding *f, const struct step_view *v
 	printf("   why: %s\n   fix: %s\n\n", f->why, f->fix);
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace diagnose [--json] [filters] [PATH...]\n"
-	      "  Each problem found, worst first, as a causal chain (time, pid:tid, fd, call, result,\n"
-	      "  where in the program's own code), then why it happened and what to do: broken pipes\n"
-	      "  and SIGPIPE deaths, clients that gave up, idle timeouts, proxies closing upstreams,\n"
-	      "  resets by unread data or abortive close, RST after a half-close, writes after\n"
-	      "  shutdown, end-of-stream instead of a reply, refused/timed-out connects, calls that\n"
-	      "  never returned, EAGAIN busy loops, reads after EOF, sockets never closed.\n"
-	      "  Exit status: 0 nothing found, 1 problems found, 2 bad usage or unreadable input.\n"
-	      "  --json          one object per problem\n" FILTER_HELP
-	      "example: socktrace diagnose socktrace.data\n", out);
-}
+static const char usage[] =
+	"usage: socktrace diagnose [--json] [filters] [PATH...]\n"
+	"  Each problem found, worst first, as a causal chain (time, pid:tid, fd, call, result,\n"
+	"  where in the program's own code), then why it happened and what to do: broken pipes\n"
+	"  and SIGPIPE deaths, clients that gave up, idle timeouts, proxies closing upstreams,\n"
+	"  resets by unread data or abortive close, RST after a half-close, writes after\n"
+	"  shutdown, end-of-stream instead of a reply, refused/timed-out connects, calls that\n"
+	"  never returned, EAGAIN busy loops, reads after EOF, sockets never closed.\n"
+	"  Exit status: 0 nothing found, 1 problems found, 2 bad usage or unreadable input.\n"
+	"  --json          one object per problem\n" FILTER_HELP
+	"example: socktrace diagnose socktrace.data\n";
 
 static void mark_injected(struct finding *f)
 {
@@ -372,8 +367,6 @@ static int diagnose_run(struct st_session *ss, void *ctx)
 	}
 	if (!json && g.nF == 0)
 		printf("no problems found in %d process(es)\n", HASH_COUNT(g.ps));
-	fflush(stdout);
-	pager_end();
 	symb_free(sy);
 	int found = g.nF > 0;
 	diag_free(&g);
@@ -385,8 +378,5 @@ static int diagnose_run(struct st_session *ss, void *ctx)
 
 int command_diagnose(int argc, char **argv)
 {
-	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	int json = 0;
-	const struct cmd_opts o = { "diagnose", "j", own, usage, cmd_flag, &json, 0 };
-	return st_session_run(argc, argv, &o, diagnose_run);
+	return st_session_run_flag(argc, argv, "diagnose", "json", usage, 0, diagnose_run);
 }

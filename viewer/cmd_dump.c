@@ -26,15 +26,13 @@ static void dump_text(const struct st_record *r, uint64_t t0)
 	putchar('\n');
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace dump [--json] [PATH...]\n"
-	      "  Print every recorded call of the ring files (or directories of them; default\n"
-	      "  ./socktrace.data), merged across threads and processes in time order.\n"
-	      "  --json   one JSON object per line (pid, tid, ts_ns, call, fd, ret, errno, args,\n"
-	      "           frames, complete)\n"
-	      "example: socktrace dump --json socktrace.data | jq 'select(.errno != null)'\n", out);
-}
+static const char usage[] =
+	"usage: socktrace dump [--json] [PATH...]\n"
+	"  Print every recorded call of the ring files (or directories of them; default\n"
+	"  ./socktrace.data), merged across threads and processes in time order.\n"
+	"  --json   one JSON object per line (pid, tid, ts_ns, call, fd, ret, errno, args,\n"
+	"           frames, complete)\n"
+	"example: socktrace dump --json socktrace.data | jq 'select(.errno != null)'\n";
 
 static int dump_run(struct st_session *ss, void *ctx)
 {
@@ -56,15 +54,10 @@ static int dump_run(struct st_session *ss, void *ctx)
 			dump_text(r, t0);
 	}
 	st_merge_free(m);
-	pager_end();
-	int rc = st_session_end(ss, 1);
-	return rc;
+	return st_session_end(ss, 1);
 }
 
 int command_dump(int argc, char **argv)
 {
-	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	int json = 0;
-	const struct cmd_opts o = { "dump", "j", own, usage, cmd_flag, &json, 1 };
-	return st_session_run(argc, argv, &o, dump_run);
+	return st_session_run_flag(argc, argv, "dump", "json", usage, 1, dump_run);
 }

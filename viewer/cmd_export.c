@@ -980,19 +980,17 @@ static const struct writer w_pcapng = { "pcapng", pcap_header, pcap_record, pcap
 
 /* ---------------- the command ---------------- */
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace export --format chrome|jsonl|pcapng [-o FILE] [filters] [PATH...]\n"
-	      "  chrome   Trace Event JSON for Perfetto UI / chrome://tracing: every call a slice,\n"
-	      "           each socket lifetime an async span, EPIPE/ECONNRESET/deaths as instants\n"
-	      "  jsonl    one record per line: the dump --json schema plus socket id and stack\n"
-	      "  pcapng   TCP/UDP packets synthesised from the calls (handshakes, data, FIN, RST),\n"
-	      "           payload bytes when SOCKTRACE_PAYLOAD kept them (zeros otherwise), each\n"
-	      "           packet with a comment naming the call, pid/tid, fd and where it came from\n"
-	      "  -o FILE  write there instead of standard output\n" FILTER_HELP
-	      "examples: socktrace export --format chrome -o trace.json   (open in ui.perfetto.dev)\n"
-	      "          socktrace export --format pcapng -o calls.pcapng (open in Wireshark)\n", out);
-}
+static const char usage[] =
+	"usage: socktrace export --format chrome|jsonl|pcapng [-o FILE] [filters] [PATH...]\n"
+	"  chrome   Trace Event JSON for Perfetto UI / chrome://tracing: every call a slice,\n"
+	"           each socket lifetime an async span, EPIPE/ECONNRESET/deaths as instants\n"
+	"  jsonl    one record per line: the dump --json schema plus socket id and stack\n"
+	"  pcapng   TCP/UDP packets synthesised from the calls (handshakes, data, FIN, RST),\n"
+	"           payload bytes when SOCKTRACE_PAYLOAD kept them (zeros otherwise), each\n"
+	"           packet with a comment naming the call, pid/tid, fd and where it came from\n"
+	"  -o FILE  write there instead of standard output\n" FILTER_HELP
+	"examples: socktrace export --format chrome -o trace.json   (open in ui.perfetto.dev)\n"
+	"          socktrace export --format pcapng -o calls.pcapng (open in Wireshark)\n";
 
 struct export_opts {
 	const struct writer *w;

@@ -81,30 +81,22 @@ static void show(const struct st_file *f)
 		show_proc(f, f->procs[i]);
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace info [PATH...]\n"
-	      "  Show what a trace says: its size and counters, then each process: pid, state,\n"
-	      "  exe, command line, the module map (load bases, build-ids) and the sockets that\n"
-	      "  were still open when it stopped.\n"
-	      "example: socktrace info socktrace.data\n", out);
-}
+static const char usage[] =
+	"usage: socktrace info [PATH...]\n"
+	"  Show what a trace says: its size and counters, then each process: pid, state,\n"
+	"  exe, command line, the module map (load bases, build-ids) and the sockets that\n"
+	"  were still open when it stopped.\n"
+	"example: socktrace info socktrace.data\n";
 
 static int info_run(struct st_session *ss, void *ctx)
 {
 	(void)ctx;
-	struct st_file **files = ss->files;
-	int n = ss->n;
-	int rc;
-	for (int i = 0; i < n; i++)
-		show(files[i]);
-	rc = st_session_end(ss, 0);
-	return rc;
+	for (int i = 0; i < ss->n; i++)
+		show(ss->files[i]);
+	return st_session_end(ss, 0);
 }
 
 int command_info(int argc, char **argv)
 {
-	static const struct option none[] = { { 0, 0, 0, 0 } };
-	const struct cmd_opts o = { "info", "", none, usage, NULL, NULL, 1 };
-	return st_session_run(argc, argv, &o, info_run);
+	return st_session_run_flag(argc, argv, "info", NULL, usage, 1, info_run);
 }

@@ -58,31 +58,26 @@ static void print_tree(const struct st_file *f, const struct st_pinfo *parent, i
 static int cmp_start(const void *a, const void *b)
 {
 	const struct st_pinfo *x = *(struct st_pinfo *const *)a, *y = *(struct st_pinfo *const *)b;
-	return x->t_start < y->t_start ? -1 : x->t_start > y->t_start;
+	return ST_CMP(x->t_start, y->t_start);
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace processes [PATH...]\n"
-	      "  The traced processes as a fork tree: pid, name, parent, number of recorded calls,\n"
-	      "  whether it died inside a call, how it ended (exited with its status, killed, still\n"
-	      "  running, exec'd), start time and command line. An exec'd image of a process is\n"
-	      "  listed under it with the same pid.\n"
-	      "example: socktrace processes socktrace.data\n", out);
-}
+static const char usage[] =
+	"usage: socktrace processes [PATH...]\n"
+	"  The traced processes as a fork tree: pid, name, parent, number of recorded calls,\n"
+	"  whether it died inside a call, how it ended (exited with its status, killed, still\n"
+	"  running, exec'd), start time and command line. An exec'd image of a process is\n"
+	"  listed under it with the same pid.\n"
+	"example: socktrace processes socktrace.data\n";
 
 static int processes_run(struct st_session *ss, void *ctx)
 {
 	(void)ctx;
-	struct st_file **files = ss->files;
-	int n = ss->n;
-	int rc;
-	struct st_merge *m = st_merge_new(files, n);   /* counts records per process */
+	struct st_merge *m = st_merge_new(ss->files, ss->n);   /* counts records per process */
 	while (st_merge_next(m))
 		;
 	st_merge_free(m);
-	for (int i = 0; i < n; i++) {
-		struct st_file *f = files[i];
+	for (int i = 0; i < ss->n; i++) {
+		struct st_file *f = ss->files[i];
 		uint64_t t0 = f->hdr.mono0;
 		/* print in start order; the id order is restored for the reader's lookups */
 		struct st_pinfo **byid = st_xmalloc((size_t)f->nprocs * sizeof(*byid) + 1);
@@ -94,13 +89,10 @@ static int processes_run(struct st_session *ss, void *ctx)
 		memcpy(f->procs, byid, (size_t)f->nprocs * sizeof(*byid));
 		free(byid);
 	}
-	rc = st_session_end(ss, 1);
-	return rc;
+	return st_session_end(ss, 1);
 }
 
 int command_processes(int argc, char **argv)
 {
-	static const struct option none[] = { { 0, 0, 0, 0 } };
-	const struct cmd_opts o = { "processes", "", none, usage, NULL, NULL, 1 };
-	return st_session_run(argc, argv, &o, processes_run);
+	return st_session_run_flag(argc, argv, "processes", NULL, usage, 1, processes_run);
 }

@@ -44,27 +44,25 @@ static int find_lib(char *out, size_t len)
 	return access(out, R_OK);
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace record [-o DIR] [--size N] [--stack-depth N] [--payload N] [--inject RULE]...\n"
-	      "                        -- CMD [ARGS...]\n"
-	      "  Run CMD with every socket call of it and its children recorded into one trace in\n"
-	      "  DIR (default ./socktrace.data; a trace already there is kept as trace.ring.old,\n"
-	      "  or joined while a program traced into it still runs).\n"
-	      "  Exits with CMD's status (128+N if signal N killed it); INT, TERM, HUP, QUIT, USR1\n"
-	      "  and USR2 sent to record are passed on to CMD.\n"
-	      "  -o, --output DIR     the trace directory (SOCKTRACE_DIR)\n"
-	      "  --size N             size of the trace, 1M to 64G (SOCKTRACE_SIZE, default 64M)\n"
-	      "  --stack-depth N      frames per call, 0 to 64, 0 for none (SOCKTRACE_STACK_DEPTH, default 16)\n"
-	      "  --payload N          bytes of data kept per send/recv, 0 to 8192 (SOCKTRACE_PAYLOAD, default 0)\n"
-	      "  --inject RULE        break chosen calls on purpose (SOCKTRACE_INJECT; repeatable):\n"
-	      "                       CALLS:ACTION[:when=N[+[STEP]]][:fd=N][:peer=HOST[:PORT]]\n"
-	      "                       [:local=[HOST]:PORT][:after-bytes=N][:pid=P]; CALLS a call, a comma\n"
-	      "                       list or %send %recv %connect %accept %close; ACTION error=ERRNO,\n"
-	      "                       delay=DURATION, short=N, eof, reset or fin (README: Reproducing a bug)\n"
-	      "example: socktrace record -o /tmp/t -- curl -s http://127.0.0.1:8000/\n"
-	      "         socktrace record --inject '%send:error=EPIPE:when=2' -- python3 -m http.server\n", out);
-}
+static const char usage[] =
+	"usage: socktrace record [-o DIR] [--size N] [--stack-depth N] [--payload N] [--inject RULE]...\n"
+	"                        -- CMD [ARGS...]\n"
+	"  Run CMD with every socket call of it and its children recorded into one trace in\n"
+	"  DIR (default ./socktrace.data; a trace already there is kept as trace.ring.old,\n"
+	"  or joined while a program traced into it still runs).\n"
+	"  Exits with CMD's status (128+N if signal N killed it); INT, TERM, HUP, QUIT, USR1\n"
+	"  and USR2 sent to record are passed on to CMD.\n"
+	"  -o, --output DIR     the trace directory (SOCKTRACE_DIR)\n"
+	"  --size N             size of the trace, 1M to 64G (SOCKTRACE_SIZE, default 64M)\n"
+	"  --stack-depth N      frames per call, 0 to 64, 0 for none (SOCKTRACE_STACK_DEPTH, default 16)\n"
+	"  --payload N          bytes of data kept per send/recv, 0 to 8192 (SOCKTRACE_PAYLOAD, default 0)\n"
+	"  --inject RULE        break chosen calls on purpose (SOCKTRACE_INJECT; repeatable):\n"
+	"                       CALLS:ACTION[:when=N[+[STEP]]][:fd=N][:peer=HOST[:PORT]]\n"
+	"                       [:local=[HOST]:PORT][:after-bytes=N][:pid=P]; CALLS a call, a comma\n"
+	"                       list or %send %recv %connect %accept %close; ACTION error=ERRNO,\n"
+	"                       delay=DURATION, short=N, eof, reset or fin (README: Reproducing a bug)\n"
+	"example: socktrace record -o /tmp/t -- curl -s http://127.0.0.1:8000/\n"
+	"         socktrace record --inject '%send:error=EPIPE:when=2' -- python3 -m http.server\n";
 
 /* A number with an optional k/M/G suffix within [lo, hi]; -1 after saying why. */
 static int check_num(const char *opt, const char *v, int suffix, unsigned long long lo,
@@ -282,8 +280,8 @@ int command_record(int argc, char **argv)
 			if (record_opt(c, optarg, dir, sizeof(dir), inject, sizeof(inject)))
 				return 2;
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
 	if (inject[0]) {
@@ -296,7 +294,7 @@ int command_record(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "socktrace record: no command given\n");
-		usage(stderr);
+		fputs(usage, stderr);
 		return 2;
 	}
 	char lib[PATH_MAX + 64];

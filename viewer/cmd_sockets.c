@@ -120,19 +120,16 @@ static void sock_text(const struct lc_sock *s, uint64_t t0)
 	       (unsigned long long)s->bytes_in, st_col(endc), lc_end_name(s->end), st_col(C_RESET), errs);
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace sockets [--json] [filters] [PATH...]\n"
-	      "  One line per socket lifetime: who made it, its fds, addresses, how it was born,\n"
-	      "  when, how long, calls, bytes out/in, errors and how it ended.\n"
-	      "  --json          one object per line\n" FILTER_HELP
-	      "example: socktrace sockets --addr 127.0.0.1:6379 --errors\n", out);
-}
+static const char usage[] =
+	"usage: socktrace sockets [--json] [filters] [PATH...]\n"
+	"  One line per socket lifetime: who made it, its fds, addresses, how it was born,\n"
+	"  when, how long, calls, bytes out/in, errors and how it ended.\n"
+	"  --json          one object per line\n" FILTER_HELP
+	"example: socktrace sockets --addr 127.0.0.1:6379 --errors\n";
 
 static int sockets_run(struct st_session *ss, void *ctx)
 {
 	int json = *(int *)ctx;
-	int rc;
 	struct lc *lc = lc_new();
 	st_session_lifetimes(ss, lc);
 	uint64_t t0 = ss->t0;
@@ -151,17 +148,11 @@ static int sockets_run(struct st_session *ss, void *ctx)
 		else
 			sock_text(s, t0);
 	}
-	fflush(stdout);
-	pager_end();
 	lc_free(lc);
-	rc = st_session_end(ss, 1);
-	return rc;
+	return st_session_end(ss, 1);
 }
 
 int command_sockets(int argc, char **argv)
 {
-	static const struct option own[] = { { "json", no_argument, NULL, 'j' }, { 0, 0, 0, 0 } };
-	int json = 0;
-	const struct cmd_opts o = { "sockets", "j", own, usage, cmd_flag, &json, 0 };
-	return st_session_run(argc, argv, &o, sockets_run);
+	return st_session_run_flag(argc, argv, "sockets", "json", usage, 0, sockets_run);
 }

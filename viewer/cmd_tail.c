@@ -46,20 +46,18 @@ static uint64_t mono_now(void)
 static int by_ts(const void *a, const void *b)
 {
 	const struct st_record *x = *(const struct st_record *const *)a, *y = *(const struct st_record *const *)b;
-	return x->ts_enter < y->ts_enter ? -1 : x->ts_enter > y->ts_enter;
+	return ST_CMP(x->ts_enter, y->ts_enter);
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace tail [--from-start] [--for SECONDS] [filters] [DIR|FILE]\n"
-	      "  Follow the trace in DIR (default ./socktrace.data), which need not exist yet, and\n"
-	      "  print each call of every process as it completes, until interrupted. A call still\n"
-	      "  blocked after a second is shown once as <unfinished: still blocked>; a process that\n"
-	      "  ends with no exit recorded (killed) is told once, with the call it was blocked in.\n"
-	      "  --from-start    print what the trace already holds first (default: only new calls)\n"
-	      "  --for SECONDS   stop after this long\n" FILTER_HELP
-	      "example: socktrace tail --addr 127.0.0.1:6379 socktrace.data\n", out);
-}
+static const char usage[] =
+	"usage: socktrace tail [--from-start] [--for SECONDS] [filters] [DIR|FILE]\n"
+	"  Follow the trace in DIR (default ./socktrace.data), which need not exist yet, and\n"
+	"  print each call of every process as it completes, until interrupted. A call still\n"
+	"  blocked after a second is shown once as <unfinished: still blocked>; a process that\n"
+	"  ends with no exit recorded (killed) is told once, with the call it was blocked in.\n"
+	"  --from-start    print what the trace already holds first (default: only new calls)\n"
+	"  --for SECONDS   stop after this long\n" FILTER_HELP
+	"example: socktrace tail --addr 127.0.0.1:6379 socktrace.data\n";
 
 struct tail_opts {
 	int from_start;

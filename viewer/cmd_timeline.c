@@ -27,10 +27,7 @@ struct tl_out {
 
 static void line_begin(struct tl_out *o, uint64_t ts, uint64_t seq)
 {
-	if (o->nlines == o->cap) {
-		o->cap = o->cap ? o->cap * 2 : 16;
-		o->lines = st_xrealloc(o->lines, o->cap * sizeof(*o->lines));
-	}
+	ST_GROW(o->lines, o->nlines, o->cap, 16);
 	fflush(o->f);
 	o->lines[o->nlines++] = (struct tl_line){ ts, seq, o->len, 0 };
 }
@@ -47,7 +44,7 @@ static int by_time(const void *a, const void *b)
 	const struct tl_line *x = a, *y = b;
 	if (x->ts != y->ts)
 		return x->ts < y->ts ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	return ST_CMP(x->seq, y->seq);
 }
 
 static const char *fin_text(int how)
@@ -123,23 +120,20 @@ static void record_line(FILE *o, const struct st_record *r, uint64_t ts, uint64_
 	fprintf(o, "%s\n", st_col(C_RESET));
 }
 
-static void usage(FILE *out)
-{
-	fputs("usage: socktrace timeline [--stack] [filters] [PATH...]\n"
-	      "  For each socket lifetime, its calls in order: time since the first record,\n"
-	      "  pid:tid, the call, its result, and state changes (connected, peer sent FIN,\n"
-	      "  half-closed, reset, closed) where they happen.\n"
-	      "  --stack         symbolized stack of each call (function, file:line, module)\n"
-	      FILTER_HELP
-	      "example: socktrace timeline --stack --errors socktrace.data\n", out);
-}
+static const char usage[] =
+	"usage: socktrace timeline [--stack] [filters] [PATH...]\n"
+	"  For each socket lifetime, its calls in order: time since the first record,\n"
+	"  pid:tid, the call, its result, and state changes (connected, peer sent FIN,\n"
+	"  half-closed, reset, closed) where they happen.\n"
+	"  --stack         symbolized stack of each call (function, file:line, module)\n"
+	FILTER_HELP
+	"example: socktrace timeline --stack --errors socktrace.data\n";
 
 static int timeline_run(struct st_session *ss, void *ctx)
 {
 	int stack = *(int *)ctx;
 	struct st_file **files = ss->files;
 	int n = ss->n;
-	int rc;
 	/* pass 1: lifetimes, to know which are selected; pass 2: the same machine again, with
 	 * each selected socket's lines collected (memory: the output, not the trace) */
 	struct lc *lc = lc_new();
@@ -201,20 +195,14 @@ static int timeline_run(struct st_session *ss, void *ctx)
 		free(out[i].buf);
 		free(out[i].lines);
 	}
-	fflush(stdout);
-	pager_end();
 	symb_free(sy);
 	free(out);
 	lc_free(lc);
 	lc_free(lc2);
-	rc = st_session_end(ss, 1);
-	return rc;
+	return st_session_end(ss, 1);
 }
 
 int command_timeline(int argc, char **argv)
 {
-	static const struct option own[] = { { "stack", no_argument, NULL, 's' }, { 0, 0, 0, 0 } };
-	int stack = 0;
-	const struct cmd_opts o = { "timeline", "s", own, usage, cmd_flag, &stack, 0 };
-	return st_session_run(argc, argv, &o, timeline_run);
+	return st_session_run_flag(argc, argv, "timeline", "stack", usage, 0, timeline_run);
 }

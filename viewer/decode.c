@@ -329,40 +329,49 @@ static void kv_fds(struct emit *e, const struct st_record *r, const char *key)
 	e->ops->end_list(e);
 }
 
-static void kv_poll(struct emit *e, const struct st_record *r)
+/* A list of fixed-size entries (TLV `type`) under `key`, each an object written by `one`. */
+static void kv_entries(struct emit *e, const struct st_record *r, int type, const char *key, size_t size,
+                       void (*one)(struct emit *e, const struct st_record *r, const uint8_t *p))
 {
 	struct st_tlv_view t;
-	if (!st_tlv_find(r, ST_T_POLL, &t))
+	if (!st_tlv_find(r, type, &t))
 		return;
-	e->ops->begin_list(e, "fds");
-	for (unsigned i = 0; i + sizeof(struct st_pollent) <= t.len; i += sizeof(struct st_pollent)) {
-		struct st_pollent p;
-		memcpy(&p, t.p + i, sizeof(p));
+	e->ops->begin_list(e, key);
+	for (unsigned i = 0; i + size <= t.len; i += (unsigned)size) {
 		e->ops->begin_obj(e, NULL);
-		e->ops->kv_int(e, "fd", p.fd);
-		kv_flags(e, "events", (uint16_t)p.events, poll_flags);
-		if (r->complete)
-			kv_flags(e, "revents", (uint16_t)p.revents, poll_flags);
+		one(e, r, t.p + i);
 		e->ops->end_obj(e);
 	}
 	e->ops->end_list(e);
 }
 
+static void poll_one(struct emit *e, const struct st_record *r, const uint8_t *b)
+{
+	struct st_pollent p;
+	memcpy(&p, b, sizeof(p));
+	e->ops->kv_int(e, "fd", p.fd);
+	kv_flags(e, "events", (uint16_t)p.events, poll_flags);
+	if (r->complete)
+		kv_flags(e, "revents", (uint16_t)p.revents, poll_flags);
+}
+
+static void epoll_one(struct emit *e, const struct st_record *r, const uint8_t *b)
+{
+	(void)r;
+	struct st_epollent p;
+	memcpy(&p, b, sizeof(p));
+	kv_flags(e, "events", p.events, epoll_flags);
+	e->ops->kv_int(e, "data", (int64_t)p.data);
+}
+
+static void kv_poll(struct emit *e, const struct st_record *r)
+{
+	kv_entries(e, r, ST_T_POLL, "fds", sizeof(struct st_pollent), poll_one);
+}
+
 static void kv_epoll(struct emit *e, const struct st_record *r)
 {
-	struct st_tlv_view t;
-	if (!st_tlv_find(r, ST_T_EPOLL, &t))
-		return;
-	e->ops->begin_list(e, "events");
-	for (unsigned i = 0; i + sizeof(struct st_epollent) <= t.len; i += sizeof(struct st_epollent)) {
-		struct st_epollent p;
-		memcpy(&p, t.p + i, sizeof(p));
-		e->ops->begin_obj(e, NULL);
-		kv_flags(e, "events", p.events, epoll_flags);
-		e->ops->kv_int(e, "data", (int64_t)p.data);
-		e->ops->end_obj(e);
-	}
-	e->ops->end_list(e);
+	kv_entries(e, r, ST_T_EPOLL, "events", sizeof(struct st_epollent), epoll_one);
 }
 
 static void kv_handler(struct emit *e, uint64_t h)

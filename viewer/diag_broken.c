@@ -50,6 +50,10 @@ struct story {
 	int died, kind;
 	int err;                        /* EPIPE or ECONNRESET (a SIGPIPE death: EPIPE) */
 	uint64_t gone;                  /* when the peer went: its close, else the FIN we saw */
+	/* for the telling */
+	const char *peer;               /* who the peer is */
+	const char *death;              /* "; the default SIGPIPE action killed..." or "" */
+	uint64_t req;                   /* our last read before the failure, or 0 */
 };
 
 /* The kind: what the peer did, as far as the trace can tell. */
@@ -142,21 +146,18 @@ static void steps(struct story *x, struct finding *f)
 /* why, for a broken pipe upstream of a proxy whose client left */
 static void why_upstream_closed(struct story *x, struct finding *f)
 {
-	struct sdiag *d = x->d, *pd = x->pd;
+	struct sdiag *pd = x->pd;
 	char t1[32], t2[32];
-	const char *peer = who(x->s);
-	const char *death = x->died ? "; the default SIGPIPE action killed the process in that write" : "";
-	uint64_t req = d->last_in.valid ? d->last_in.ts : 0;
 	struct lc_sock *cl = proxy_client(x->g, x->ps, pd);
 	const struct sdiag *cd = diag_of(x->g, cl);
 	char t3[32];
 	secs(t1, sizeof(t1), cd->fin.ts, pd->close.ts);
-	secs(t2, sizeof(t2), cd->last_in.valid ? cd->last_in.ts : req, cd->fin.ts);
+	secs(t2, sizeof(t2), cd->last_in.valid ? cd->last_in.ts : x->req, cd->fin.ts);
 	secs(t3, sizeof(t3), pd->close.ts, x->fail->ts);
 	snprintf(f->why, sizeof(f->why), "the proxy %s[%d] (%s) closed this connection %s after its own client (%s) "
 	         "went away, %s after sending its request: the client gave up before the reply came, and our reply, "
-	         "%s after the proxy left, had nobody to go to%s", pd->close.f->comm, pd->close.f->pid, peer, t1,
-	         who(cl), t2, t3, death);
+	         "%s after the proxy left, had nobody to go to%s", pd->close.f->comm, pd->close.f->pid, x->peer, t1,
+	         who(cl), t2, t3, x->death);
 	snprintf(f->fix, sizeof(f->fix), "the client's timeout is shorter than this upstream's response time: make "
 	         "the upstream faster, or raise the client's (and the proxy's) timeout; handle EPIPE as \"the "
 	         "client went away\"");
@@ -165,23 +166,20 @@ static void why_upstream_closed(struct story *x, struct finding *f)
 /* why, for a reset drawn by data the peer left unread */
 static void why_reset_unread(struct story *x, struct finding *f)
 {
-	struct sdiag *d = x->d, *pd = x->pd;
+	struct sdiag *pd = x->pd;
 	char t1[32];
-	const char *peer = who(x->s);
-	const char *death = x->died ? "; the default SIGPIPE action killed the process in that write" : "";
-	uint64_t req = d->last_in.valid ? d->last_in.ts : 0;
 	const char *then = x->fail->call == ST_C_GETSOCKOPT
 	                   ? "we learnt of it from poll/epoll's error report and SO_ERROR"
 	                   : "our next call failed";
-	if (x->s->role == ROLE_SERVER && req && req < x->gone) {
-		secs(t1, sizeof(t1), req, x->gone);
+	if (x->s->role == ROLE_SERVER && x->req && x->req < x->gone) {
+		secs(t1, sizeof(t1), x->req, x->gone);
 		snprintf(f->why, sizeof(f->why), "the client (%s) closed %s after its request — it gave up, or had read "
 		         "all it wanted — while %u byte(s) of our reply were still unread in its receive buffer: the "
-		         "kernel answers that with RST instead of FIN, and %s%s", peer, t1, pd->close_q.unread, then, death);
+		         "kernel answers that with RST instead of FIN, and %s%s", x->peer, t1, pd->close_q.unread, then, x->death);
 	} else {
 		snprintf(f->why, sizeof(f->why), "the peer (%s) closed while %u byte(s) it had been sent were still "
-		         "unread in its receive buffer: the kernel answers that with RST instead of FIN, and %s%s", peer,
-		         pd->close_q.unread, then, death);
+		         "unread in its receive buffer: the kernel answers that with RST instead of FIN, and %s%s", x->peer,
+		         pd->close_q.unread, then, x->death);
 	}
 	snprintf(f->fix, sizeof(f->fix), "on the peer side, read what the other end sends (or shutdown(SHUT_WR) and "
 	         "drain) before close(); here, treat ECONNRESET/EPIPE as the peer going away");
@@ -191,13 +189,10 @@ static void why(struct story *x, struct finding *f)
 {
 	struct sdiag *d = x->d, *pd = x->pd;
 	char t1[32], t2[32];
-	const char *peer = who(x->s);
-	const char *death = x->died ? "; the default SIGPIPE action killed the process in that write" : "";
-	uint64_t req = d->last_in.valid ? d->last_in.ts : 0;
 	switch (x->kind) {
 	case K_WRITE_AFTER_SHUTDOWN:
 		snprintf(f->why, sizeof(f->why), "this program called shutdown(SHUT_WR) on fd %d and wrote to it afterwards%s",
-		         x->fail->fd, death);
+		         x->fail->fd, x->death);
 		snprintf(f->fix, sizeof(f->fix), "do not write after shutdown(SHUT_WR); shut down only when all data is sent");
 		return;
 	case K_IDLE_TIMEOUT:
@@ -206,7 +201,7 @@ static void why(struct story *x, struct finding *f)
 			secs(t2, sizeof(t2), pd->close.ts, d->idle_out.ts);
 		snprintf(f->why, sizeof(f->why), "the client sent a request on a connection the server (%s) had closed%s%s%s: "
 		         "idle timeout (the connection sat idle %s); the request \"succeeded\" into the send buffer, "
-		         "the server's kernel answered with RST%s", peer, pd && pd->close.valid ? " " : "",
+		         "the server's kernel answered with RST%s", x->peer, pd && pd->close.valid ? " " : "",
 		         pd && pd->close.valid ? t2 : "", pd && pd->close.valid ? " earlier" : "", t1,
 		         x->err == EPIPE ? ", and the next write failed" : "");
 		snprintf(f->fix, sizeof(f->fix), "a pooled or kept-alive connection can be closed by the server at any time: "
@@ -220,11 +215,11 @@ static void why(struct story *x, struct finding *f)
 		/* the reply: its first write after the client left (which still "succeeded") */
 		const struct step *reply = d->out_after_peer_close.valid ? &d->out_after_peer_close
 		                           : d->out_after_fin.valid ? &d->out_after_fin : x->fail;
-		uint64_t asked = pd && pd->last_out.valid && pd->last_out.te < x->gone ? pd->last_out.te : req;
+		uint64_t asked = pd && pd->last_out.valid && pd->last_out.te < x->gone ? pd->last_out.te : x->req;
 		secs(t1, sizeof(t1), asked, x->gone);
 		secs(t2, sizeof(t2), x->gone, reply->te);
 		snprintf(f->why, sizeof(f->why), "the client (%s) gave up: it closed the connection %s after its request, "
-		         "before our reply; our reply came %s later%s", peer, t1, t2, death);
+		         "before our reply; our reply came %s later%s", x->peer, t1, t2, x->death);
 		snprintf(f->fix, sizeof(f->fix), "compare the client's timeout with how long the reply takes (make it "
 		         "faster, or stream something sooner); handle EPIPE as \"the client went away\": stop writing, close");
 		return;
@@ -234,26 +229,26 @@ static void why(struct story *x, struct finding *f)
 		return;
 	case K_ABORTIVE_CLOSE:
 		snprintf(f->why, sizeof(f->why), "the peer (%s) closed abortively with SO_LINGER {1,0}, which sends RST%s",
-		         peer, death);
+		         x->peer, x->death);
 		snprintf(f->fix, sizeof(f->fix), "an abortive close throws away what is in flight: close normally unless "
 		         "dropping the connection is the point; here, treat ECONNRESET/EPIPE as the peer going away");
 		return;
 	case K_RST_AFTER_HALF_CLOSE:
 		snprintf(f->why, sizeof(f->why), "the peer (%s) half-closed (FIN: we read end of stream) and then closed %s, "
 		         "which sent RST; after a half-close this side is in CLOSE_WAIT, so the RST shows up as EPIPE on the "
-		         "next write, not as ECONNRESET%s", peer,
-		         x->ps->linger0 ? "abortively (SO_LINGER {1,0})" : "with our data unread in its receive buffer", death);
+		         "next write, not as ECONNRESET%s", x->peer,
+		         x->ps->linger0 ? "abortively (SO_LINGER {1,0})" : "with our data unread in its receive buffer", x->death);
 		snprintf(f->fix, sizeof(f->fix), "a peer that half-closes must still read the reply before it closes; "
 		         "if it does not want the reply, it should say so in the protocol. Here, handle EPIPE as the peer gone");
 		return;
 	}
 	if (x->gone) {
 		secs(t2, sizeof(t2), x->gone, x->fail->ts);
-		snprintf(f->why, sizeof(f->why), "the peer (%s) closed the connection %s before this call%s", peer, t2, death);
+		snprintf(f->why, sizeof(f->why), "the peer (%s) closed the connection %s before this call%s", x->peer, t2, x->death);
 	} else {
 		snprintf(f->why, sizeof(f->why), "the peer (%s%s) closed or reset the connection before this call%s; "
 		         "the first write after a peer's close usually succeeds and provokes the RST that fails the next",
-		         peer, x->pd ? "" : ", not traced", death);
+		         x->peer, x->pd ? "" : ", not traced", x->death);
 	}
 	snprintf(f->fix, sizeof(f->fix), "handle %s as \"the peer went away\" (stop writing, close); if it happens often, "
 	         "compare the peer's timeout with how long the reply takes",
@@ -271,8 +266,10 @@ void detect_broken(struct diag *g, struct lc_sock *s)
 		fail = &d->reset;
 	if (!fail)
 		return;
-	struct story x = { g, s, peer_of(g, s), d, NULL, fail, fail == &d->death, 0,
-	                   fail == &d->death ? EPIPE : fail->err, 0 };
+	int died = fail == &d->death;
+	struct story x = { g, s, peer_of(g, s), d, NULL, fail, died, 0, died ? EPIPE : fail->err, 0, who(s),
+	                   died ? "; the default SIGPIPE action killed the process in that write" : "",
+	                   d->last_in.valid ? d->last_in.ts : 0 };
 	x.pd = diag_of(g, x.ps);
 	x.kind = classify(&x);
 	struct finding *f = add_finding(g, x.died ? K_SIGPIPE_DEATH : x.kind, s, fail->ts);

@@ -145,22 +145,12 @@ struct lc *lc_new(void)
 
 static struct lc_sock *new_sock(struct lc *lc, const struct st_record *r, int origin, uint64_t start)
 {
-	if (lc->n == lc->cap) {
-		lc->cap = lc->cap ? lc->cap * 2 : 64;
-		lc->socks = st_xrealloc(lc->socks, (size_t)lc->cap * sizeof(*lc->socks));
-	}
+	ST_GROW(lc->socks, lc->n, lc->cap, 64);
 	struct lc_sock *s = st_xcalloc(1, sizeof(*s));
-	s->id = lc->n + 1;
-	s->pid = r->proc->pid;
+	*s = (struct lc_sock){ .id = lc->n + 1, .pid = r->proc->pid, .origin = origin, .start_ns = start,
+	                       .last_ns = start, .pair_id = -1, .unread = -1, .wire_out = -1, .kern_in = -1,
+	                       .family = -1, .type = -1 };
 	memcpy(s->comm, r->proc->comm, sizeof(s->comm));
-	s->origin = origin;
-	s->start_ns = s->last_ns = start;
-	s->pair_id = -1;
-	s->unread = -1;
-	s->wire_out = -1;
-	s->kern_in = -1;
-	s->family = -1;
-	s->type = -1;
 	lc->socks[lc->n++] = s;
 	return s;
 }

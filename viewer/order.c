@@ -49,10 +49,7 @@ static int before(const struct held *a, const struct held *b)
 
 static void push(struct st_order *o, const struct st_record *r)
 {
-	if (o->n == o->cap) {
-		o->cap = o->cap ? o->cap * 2 : 64;
-		o->heap = st_xrealloc(o->heap, o->cap * sizeof(*o->heap));
-	}
+	ST_GROW(o->heap, o->n, o->cap, 64);
 	size_t len = offsetof(struct st_record, blob) + r->blob_len;
 	struct st_record *c = st_xmalloc(len);
 	memcpy(c, r, len);

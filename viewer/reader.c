@@ -142,7 +142,7 @@ void st_sanitize(char *s)
 static int cmp_pinfo(const void *a, const void *b)
 {
 	uint32_t x = (*(struct st_pinfo *const *)a)->id, y = (*(struct st_pinfo *const *)b)->id;
-	return x < y ? -1 : x > y;
+	return ST_CMP(x, y);
 }
 
 const struct st_pinfo *st_file_proc(const struct st_file *f, uint32_t id)
@@ -306,13 +306,13 @@ int st_module_of(const struct st_pinfo *p, uint64_t addr, const struct st_module
 static int cmp_pair_a(const void *x, const void *y)
 {
 	const struct pair *a = x, *b = y;
-	return a->a < b->a ? -1 : a->a > b->a;
+	return ST_CMP(a->a, b->a);
 }
 
 static int cmp_pair_b(const void *x, const void *y)
 {
 	const struct pair *a = x, *b = y;
-	return a->b < b->b ? -1 : a->b > b->b;
+	return ST_CMP(a->b, b->b);
 }
 
 static const struct pair *find_pair(const struct pair *v, size_t n, uint64_t key, int by_b)
@@ -382,7 +382,7 @@ static void drop_ring(const struct st_file *f)
 static int cmp_span(const void *x, const void *y)
 {
 	const struct st_span_ix *a = x, *b = y;
-	return a->pos < b->pos ? -1 : a->pos > b->pos;
+	return ST_CMP(a->pos, b->pos);
 }
 
 /* Every current span: its first block's btab entry names it and all its blocks agree. */
@@ -416,13 +416,7 @@ static int index_spans(struct st_file *f)
 			b++;
 			continue;
 		}
-		if (f->nspans == cap) {
-			cap = cap ? cap * 2 : 256;
-			struct st_span_ix *v = st_xrealloc(f->spans, cap * sizeof(*v));
-			if (!v)
-				return -1;
-			f->spans = v;
-		}
+		ST_GROW(f->spans, f->nspans, cap, 256);
 		if ((f->nspans & 255) == 255)
 			drop_ring(f);
 		f->spans[f->nspans++] = (struct st_span_ix){ .pos = p, .off = b * ST_BLOCK, .size = s.size,
@@ -532,13 +526,7 @@ static int pair_exits(struct st_file *f, struct st_file_priv *pv)
 			if (ST_RW_KIND(r.w) == ST_K_EXIT) {
 				uint64_t e = late_of(f, s, off, (unsigned)len);
 				if (e && entry_at(f, e)) {
-					if (pv->npairs == cap) {
-						cap = cap ? cap * 2 : 64;
-						struct pair *v = st_xrealloc(pv->by_enter, cap * sizeof(*v));
-						if (!v)
-							return -1;
-						pv->by_enter = v;
-					}
+					ST_GROW(pv->by_enter, pv->npairs, cap, 64);
 					pv->by_enter[pv->npairs++] = (struct pair){ e, s->pos + off };
 				}
 			}

@@ -115,6 +115,16 @@ int st_session_run(int argc, char **argv, const struct cmd_opts *o, int (*run)(s
 	return rc >= 0 ? rc : run(&ss, o->ctx);
 }
 
+int st_session_run_flag(int argc, char **argv, const char *name, const char *flag, const char *usage,
+                        int no_filters, int (*run)(struct st_session *ss, void *ctx))
+{
+	const struct option own[] = { { flag, no_argument, NULL, flag ? flag[0] : 0 }, { 0, 0, 0, 0 } };
+	const char shortopt[2] = { flag ? flag[0] : 0, 0 };
+	int on = 0;
+	const struct cmd_opts o = { name, shortopt, flag ? own : own + 1, usage, cmd_flag, &on, no_filters };
+	return st_session_run(argc, argv, &o, run);
+}
+
 void st_session_lifetimes(struct st_session *s, struct lc *lc)
 {
 	s->t0 = st_build_lifetimes(s->files, s->n, lc);
@@ -123,6 +133,7 @@ void st_session_lifetimes(struct st_session *s, struct lc *lc)
 
 int st_session_end(struct st_session *s, int report)
 {
+	pager_end();
 	if (report)
 		st_report_damage(s->files, s->n);
 	int rc = st_read_status(s->files, s->n, s->bad);

@@ -26,6 +26,11 @@ int st_session_open(struct st_session *s, int argc, char **argv, const struct cm
  * exit status, from the open when it ended there, else from run. */
 int st_session_run(int argc, char **argv, const struct cmd_opts *o, int (*run)(struct st_session *ss, void *ctx));
 
+/* st_session_run for a command whose only option of its own is the flag --FLAG (-F, its
+ * first letter), or none (flag NULL): run's ctx is an int, 1 when the flag was given. */
+int st_session_run_flag(int argc, char **argv, const char *name, const char *flag, const char *usage,
+                        int no_filters, int (*run)(struct st_session *ss, void *ctx));
+
 /* The socket lifetimes of the whole session into lc; sets t0 and resolves the filters'
  * times against it. */
 void st_session_lifetimes(struct st_session *s, struct lc *lc);

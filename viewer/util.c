@@ -250,9 +250,9 @@ void pager_start(void)
 
 void pager_end(void)
 {
+	fflush(stdout);
 	if (!pager_pid)
 		return;
-	fflush(stdout);
 	fclose(stdout);
 	close(1);
 	waitpid(pager_pid, NULL, 0);
@@ -303,10 +303,10 @@ int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 			        ? " (seconds from the first record, like 1.5 or 200ms, or a time of day, like 14:03:07.250)" : "");
 			rc = 2;
 		} else if (c == 'h') {
-			o->usage(stdout);
+			fputs(o->usage, stdout);
 			rc = 0;
 		} else if (c == '?') {
-			o->usage(stderr);
+			fputs(o->usage, stderr);
 			rc = 2;
 		}
 	}

@@ -45,7 +45,7 @@ struct cmd_opts {
 	const char *name;               /* "sockets", for messages */
 	const char *shortopts;          /* its own short options ("j", "s", "f:o:") */
 	const struct option *own;       /* its own long options, { 0 }-terminated */
-	void (*usage)(FILE *out);
+	const char *usage;              /* its --help text */
 	/* one of its own options: 0, or -1 for a bad value */
 	int (*handle)(int code, const char *arg, void *ctx);
 	void *ctx;

@@ -1,5 +1,6 @@
 /* Allocation that cannot come back empty: the viewer has nothing sensible to do without the
- * memory it asked for, so it says so and exits 2 (the exit status of unreadable input). */
+ * memory it asked for, so it says so and exits 2 (the exit status of unreadable input).
+ * And the small helpers of growing arrays and sorting them. */
 #ifndef ST_XALLOC_H
 #define ST_XALLOC_H
 
@@ -15,6 +16,19 @@
 		HASH_ITER(hh, head, el_, tmp_) {                                              \
 			HASH_DEL(head, el_);                                                      \
 			free(el_);                                                                \
+		}                                                                             \
+	} while (0)
+
+/* -1, 0 or 1 as a is below, equal to or above b (for qsort's comparators) */
+#define ST_CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
+
+/* Room for one more element at arr[n] of an array of cap elements, doubled (from `first`)
+ * when full. */
+#define ST_GROW(arr, n, cap, first)                                                     \
+	do {                                                                              \
+		if ((n) == (cap)) {                                                           \
+			(cap) = (cap) ? (cap) * 2 : (first);                                      \
+			(arr) = st_xrealloc((arr), (size_t)(cap) * sizeof(*(arr)));               \
 		}                                                                             \
 	} while (0)
 
