@@ -119,14 +119,17 @@ if command -v socat > /dev/null; then
 	note "== forking server: socat fork relay, 1,000 connections (2 interleaved rounds)"
 	for r in 1 2; do
 		for cfg in untraced stack16 strace; do
-			p1=$((20000 + RANDOM % 20000)); p2=$((p1 + 1))
+			p1=$(hport); p2=$(hport)
 			socat TCP-LISTEN:$p2,fork,reuseaddr EXEC:cat 2> /dev/null & bp=$!
 			pre=()
 			[ $cfg = stack16 ] && pre=(env SOCKTRACE_DIR="$TMP/so" LD_PRELOAD="$LIB")
 			[ $cfg = strace ] && pre=(strace -f -qq -o /dev/null)
 			"${pre[@]}" socat TCP-LISTEN:$p1,fork,reuseaddr TCP:127.0.0.1:$p2 2> /dev/null & rp=$!
-			for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p1) 2> /dev/null && break; sleep 0.05; done
-			rec socat-fork-conns-per-s "$cfg" "$("$TB/conns" $p1 1000)"
+			if listening $p1 > /dev/null && listening $p2 > /dev/null; then
+				rec socat-fork-conns-per-s "$cfg" "$(timeout 300 "$TB/conns" $p1 1000)"
+			else
+				note "   socat did not come up ($cfg): round skipped"
+			fi
 			[ $cfg = stack16 ] && rec socat-fork-disk-bytes "$cfg" "$(du -sb "$TMP/so" | cut -f1)"
 			pkill -P $rp; kill $rp $bp; wait $rp $bp 2> /dev/null
 			rm -rf "$TMP/so"
@@ -141,14 +144,15 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$PGB/postgres" ] && command -v pgbench > /dev/n
 	runuser -u postgres -- "$PGB/initdb" -D "$TMP/pg/data" -A trust > /dev/null 2>&1
 	for r in 1 2; do
 		for cfg in untraced stack16; do
-			port=$((20000 + RANDOM % 20000))
+			port=$(hport)
 			pre=()
 			[ $cfg = stack16 ] && pre=(env SOCKTRACE_DIR="$TMP/pg/trace" LD_PRELOAD="$LIB")
 			runuser -u postgres -- "${pre[@]}" "$PGB/postgres" -D "$TMP/pg/data" -p $port -k "$TMP/pg" \
 				-c listen_addresses=127.0.0.1 > "$TMP/pg/log" 2>&1 & pgp=$!
 			for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p $port && break; sleep 0.1; done
+			pg_isready -q -h 127.0.0.1 -p $port || { note "   postgres did not come up ($cfg): round skipped"; kill $pgp; wait $pgp 2> /dev/null; continue; }
 			[ -e "$TMP/pg/init.done" ] || { pgbench -q -i -h 127.0.0.1 -p $port -U postgres postgres > /dev/null 2>&1; touch "$TMP/pg/init.done"; }
-			tps=$(pgbench -C -S -c 4 -t 250 -h 127.0.0.1 -p $port -U postgres postgres 2> /dev/null |
+			tps=$(timeout 300 pgbench -C -S -c 4 -t 250 -h 127.0.0.1 -p $port -U postgres postgres 2> /dev/null |
 				awk '/^tps/ {print $3; exit}')
 			rec pgbench-C-tps "$cfg" "$tps"
 			[ $cfg = stack16 ] && rec pgbench-C-disk-bytes "$cfg" "$(du -sb "$TMP/pg/trace" | cut -f1)"
@@ -162,7 +166,7 @@ if command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null
 	note "== redis-benchmark SET/GET against redis-server (2 interleaved rounds)"
 	for r in 1 2; do
 		for cfg in untraced nostack stack16 strace; do
-			port=$((20000 + RANDOM % 20000))
+			port=$(hport)
 			pre=()
 			case $cfg in
 			nostack) pre=(env SOCKTRACE_STACK_DEPTH=0 SOCKTRACE_DIR="$TMP/r" LD_PRELOAD="$LIB") ;;
@@ -172,7 +176,8 @@ if command -v redis-server > /dev/null && command -v redis-benchmark > /dev/null
 			"${pre[@]}" redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no > /dev/null &
 			spid=$!
 			for _ in $(seq 100); do redis-cli -p $port ping > /dev/null 2>&1 && break; sleep 0.05; done
-			redis-benchmark -p $port -n 50000 -c 8 -t set,get --csv > "$TMP/rb.csv" 2> /dev/null
+			redis-cli -p $port ping > /dev/null 2>&1 || { note "   redis did not come up ($cfg): round skipped"; kill $spid; wait $spid 2> /dev/null; continue; }
+			timeout 300 redis-benchmark -p $port -n 50000 -c 8 -t set,get --csv > "$TMP/rb.csv" 2> /dev/null
 			redis-cli -p $port shutdown nosave > /dev/null 2>&1; wait $spid 2> /dev/null
 			rm -rf "$TMP/r"
 			rec redis-set "$cfg" "$(awk -F'"' '/^"SET"/ {print $4}' "$TMP/rb.csv")"
@@ -187,7 +192,7 @@ if [ "$(id -u)" -eq 0 ] && command -v nginx > /dev/null && command -v ab > /dev/
 	chmod -R a+rX "$TMP/ngx"
 	for r in 1 2; do
 		for cfg in untraced stack16; do
-			port=$((20000 + RANDOM % 20000))
+			port=$(hport)
 			cat > "$TMP/ngx/nginx.conf" <<EOF
 user www-data;
 worker_processes 2;
@@ -200,8 +205,8 @@ EOF
 			pre=()
 			[ $cfg = stack16 ] && pre=(env SOCKTRACE_DIR="$TMP/ngx/trace" LD_PRELOAD="$LIB")
 			"${pre[@]}" nginx -c "$TMP/ngx/nginx.conf" -p "$TMP/ngx" 2> /dev/null & np=$!
-			for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2> /dev/null && break; sleep 0.05; done
-			rps=$(ab -q -n 20000 -c 8 "http://127.0.0.1:$port/f.bin" 2> /dev/null | awk '/^Requests per second/ {print $4}')
+			listening $port > /dev/null || { note "   nginx did not come up ($cfg): round skipped"; kill $np; wait $np 2> /dev/null; continue; }
+			rps=$(timeout 300 ab -q -n 20000 -c 8 "http://127.0.0.1:$port/f.bin" 2> /dev/null | awk '/^Requests per second/ {print $4}')
 			rec nginx-ab-rps "$cfg" "$rps"
 			[ $cfg = stack16 ] && rec nginx-worker-calls "$cfg" \
 				"$("$SOCKTRACE" dump --json "$TMP/ngx/trace" 2> /dev/null | python3 -c '
