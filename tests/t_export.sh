@@ -146,9 +146,18 @@ run_case export_pcapng_udp_and_ipv6 t_export_pcapng_udp_v6
 t_export_errors() {
 	"$VIEW" export rings 2> err.txt; expect_eq "no format" $? 2 || return 1
 	"$VIEW" export --format xml rings 2> err.txt; expect_eq "unknown format" $? 2 || return 1
+	expect_eq "said once" "$(cat err.txt)" "socktrace export: --format: bad value 'xml' (the formats are chrome, jsonl and pcapng)" || return 1
 	traced "$W/rings" "$TB/fortify" > /dev/null || return 1
 	"$VIEW" export --format jsonl -o /nonexistent/dir/x rings 2> err.txt; expect_eq "unwritable output" $? 1 || return 1
 	grep -q "/nonexistent/dir/x: No such file or directory" err.txt || return 1
+	# a full disk is told as one (/dev/full: every write fails with ENOSPC)
+	"$VIEW" export --format pcapng -o /dev/full rings 2> err.txt; expect_eq "full disk" $? 1 || return 1
+	grep -q "writing /dev/full failed: No space left on device" err.txt || fail "$(cat err.txt)" || return 1
+	# nothing readable: the error alone, no table header before it
+	echo garbage > bad.ring
+	"$VIEW" sockets bad.ring > out.txt 2> err.txt; expect_eq "unreadable" $? 2 || return 1
+	expect_eq "nothing on stdout" "$(wc -c < out.txt)" 0 || return 1
+	grep -q "bad.ring: too short for a trace file" err.txt || fail "$(cat err.txt)" || return 1
 	# every message names the program and the command; an address filter takes no host name
 	"$VIEW" dump --bogus rings 2> err.txt; expect_eq "unknown option" $? 2 || return 1
 	grep -q "^socktrace dump: unrecognized option '--bogus'" err.txt || fail "$(cat err.txt)" || return 1

@@ -1007,8 +1007,8 @@ static int export_opt(int c, const char *arg, void *ctx)
 	e->w = !strcmp(arg, "chrome") ? &w_chrome : !strcmp(arg, "jsonl") ? &w_jsonl
 	       : !strcmp(arg, "pcapng") ? &w_pcapng : NULL;
 	if (!e->w)
-		fprintf(stderr, "socktrace export: formats are chrome, jsonl and pcapng\n");
-	return e->w ? 0 : -1;
+		fprintf(stderr, "socktrace export: --format: bad value '%s' (the formats are chrome, jsonl and pcapng)\n", arg);
+	return e->w ? 0 : -2;
 }
 
 int command_export(int argc, char **argv)
@@ -1074,17 +1074,17 @@ int command_export(int argc, char **argv)
 	lc_finish(x.lc);
 	if (w->footer)
 		w->footer(&x);
-	int werr = ferror(out);
-	if (outpath && fclose(out) != 0)
-		werr = 1;
-	else if (!outpath)
-		fflush(out);
+	errno = 0;
+	int werr = fflush(out) != 0 || ferror(out) ? (errno ? errno : EIO) : 0;
+	if (outpath && fclose(out) != 0 && !werr)
+		werr = errno ? errno : EIO;
 	if (werr)
-		fprintf(stderr, "socktrace export: writing %s failed\n", outpath ? outpath : "standard output");
+		fprintf(stderr, "socktrace export: writing %s failed: %s\n", outpath ? outpath : "standard output",
+		        strerror(werr));
 	symb_free(x.sy);
 	lc_free(x.lc);
 	lc_free(sel);
 	free(keep);
 	rc = st_session_end(&ss, 1);
-	return rc ? rc : werr;
+	return rc ? rc : werr ? 1 : 0;
 }

@@ -133,7 +133,7 @@ static int sockets_run(struct st_session *ss, void *ctx)
 	struct lc *lc = lc_new();
 	st_session_lifetimes(ss, lc);
 	uint64_t t0 = ss->t0;
-	if (!json) {
+	if (!json && ss->n > 0) {        /* (nothing readable: only the error) */
 		pager_start();
 		printf("%s%4s %7s %-12s %-7s %-5s %-6s %-22s %-22s %-10s %10s %8s %6s %8s %8s %-12s %s%s\n",
 		       st_col(C_BOLD), "ID", "PID", "COMM", "FDS", "FAM", "TYPE", "LOCAL", "PEER", "ORIGIN",

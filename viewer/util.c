@@ -290,7 +290,10 @@ int cmd_parse(int argc, char **argv, const struct cmd_opts *o, struct filter *f)
 	argv[0] = full;
 	while (rc < 0 && (li = -1, c = getopt_long(argc, argv, shortopts, all, &li)) != -1) {
 		int k = o->no_filters ? 0 : filter_option(f, c, optarg);
-		if (k < 0 || (!k && c != 'h' && c != '?' && o->handle && o->handle(c, optarg, o->ctx) < 0)) {
+		int h = k || c == 'h' || c == '?' || !o->handle ? 0 : o->handle(c, optarg, o->ctx);
+		if (h == -2) {          /* (the command said what was wrong) */
+			rc = 2;
+		} else if (k < 0 || h < 0) {
 			char name[40];
 			if (li >= 0)
 				snprintf(name, sizeof(name), "--%s", all[li].name);

@@ -46,7 +46,7 @@ struct cmd_opts {
 	const char *shortopts;          /* its own short options ("j", "s", "f:o:") */
 	const struct option *own;       /* its own long options, { 0 }-terminated */
 	const char *usage;              /* its --help text */
-	/* one of its own options: 0, or -1 for a bad value */
+	/* one of its own options: 0, -1 for a bad value, -2 for one it has said is bad */
 	int (*handle)(int code, const char *arg, void *ctx);
 	void *ctx;
 	int no_filters;                 /* 1: the filter options are not this command's */
