@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -158,6 +159,13 @@ void st_fmt_addr(const uint8_t *raw, unsigned len, char *out, size_t outlen)
 			st_sanitize(path);
 			snprintf(out, outlen, "%s", path);
 		}
+	} else if (fam == AF_NETLINK && len >= sizeof(struct sockaddr_nl)) {
+		struct sockaddr_nl a;       /* the port id (0: the kernel) and multicast groups */
+		memcpy(&a, raw, sizeof(a));
+		if (a.nl_groups)
+			snprintf(out, outlen, "netlink:%u groups=%#x", a.nl_pid, a.nl_groups);
+		else
+			snprintf(out, outlen, "netlink:%u", a.nl_pid);
 	} else {
 		const char *fn = st_family_name(fam);
 		if (fn)

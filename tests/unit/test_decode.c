@@ -1,6 +1,8 @@
 /* Unit tests for the decoder: every row of the call catalogue decodes, with its keys. */
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -157,4 +159,27 @@ TEST(text_from_a_trace_is_neutralised)
 	char s[64] = "ok\033[2J\033]0;x\a caf\xc3\xa9 \xc2\x9b bad\xff";
 	st_sanitize(s);
 	CHECK(!strcmp(s, "ok?[2J?]0;x? caf\xc3\xa9 ?? bad?"), "%s", s);
+}
+
+TEST(addresses_read_as_strace_and_wireshark_write_them)
+{
+	char out[128];
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(6379) };
+	inet_pton(AF_INET, "127.0.0.1", &a4.sin_addr);
+	st_fmt_addr((const uint8_t *)&a4, sizeof(a4), out, sizeof(out));
+	CHECK(!strcmp(out, "127.0.0.1:6379"), "%s", out);
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(443) };
+	inet_pton(AF_INET6, "::1", &a6.sin6_addr);
+	st_fmt_addr((const uint8_t *)&a6, sizeof(a6), out, sizeof(out));
+	CHECK(!strcmp(out, "[::1]:443"), "%s", out);
+	/* netlink: the port id (0 is the kernel), and the multicast groups when there are any */
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK, .nl_pid = 4242 };
+	st_fmt_addr((const uint8_t *)&nl, sizeof(nl), out, sizeof(out));
+	CHECK(!strcmp(out, "netlink:4242"), "%s", out);
+	nl.nl_pid = 0;
+	nl.nl_groups = 0x11;
+	st_fmt_addr((const uint8_t *)&nl, sizeof(nl), out, sizeof(out));
+	CHECK(!strcmp(out, "netlink:0 groups=0x11"), "%s", out);
+	st_fmt_addr((const uint8_t *)&nl, 2, out, sizeof(out));     /* cut short: the family only */
+	CHECK(!strcmp(out, "AF_NETLINK"), "%s", out);
 }
