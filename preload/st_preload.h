@@ -245,6 +245,12 @@ void st_put_addr(struct st_call *c, int type, const struct sockaddr *sa, socklen
 void st_enter_slow(struct st_call *c);
 void st_exit_slow(struct st_call *c, long ret, int err, uint64_t t);
 void st_done_slow(struct st_call *c);
+/* An argument known only once the call returned (after st_exit, before st_done). */
+static inline void st_set_arg(struct st_call *c, int i, uint64_t v)
+{
+	if (c->r)
+		c->r->a[i] = v;
+}
 /* A record with no real call behind it; `put` (may be NULL) adds up to `extra` TLV bytes. */
 void st_event_x(int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, long ret, unsigned extra,
                 void (*put)(struct st_call *c, int fd, const void *arg), const void *arg);

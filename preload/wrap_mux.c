@@ -129,17 +129,29 @@ ST_EXPORT int pselect(int n, fd_set *rs, fd_set *ws, fd_set *es, const struct ti
 	       NOTHING, sel_ready(&c, r, rs, ws, es, ent, k));
 }
 
+/*
+ * The event of an EPOLL_CTL_ADD/MOD, read after the call: the kernel copies it first of all
+ * and fails with EFAULT when it cannot, so any other outcome says the pointer was good. A
+ * program's bad pointer gets its EFAULT, not our SIGSEGV. EPOLL_CTL_DEL's event is ignored by
+ * the kernel (it may be any pointer) and never read.
+ */
+static void ctl_event(struct st_call *c, int op, const struct epoll_event *ev, int r, int err, int skipped)
+{
+	if (op == EPOLL_CTL_DEL || skipped || !ev || (r < 0 && err == EFAULT))
+		return;
+	uint64_t data = ev->data.u64;
+	st_set_arg(c, 2, ev->events);
+	st_put(c, ST_T_U64, &data, 8);
+}
+
 ST_EXPORT int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 {
 	if (!st_is_sock(fd))
 		return REAL(epoll_ctl)(ep, op, fd, ev);
 	if (ep >= 0 && ep < ST_FDTAB)
 		st_fdkind[ep] |= FK_EPOLLSOCK;
-	/* EPOLL_CTL_DEL: the kernel ignores the event (it may be any pointer): not read */
-	const struct epoll_event *seen = op == EPOLL_CTL_DEL ? NULL : ev;
-	uint64_t data = seen ? seen->data.u64 : 0;
-	TRACED(int, ST_C_EPOLL_CTL, fd, ep, op, seen ? seen->events : 0, 12,
-	       REAL(epoll_ctl)(ep, op, fd, ev), st_put(&c, ST_T_U64, &data, 8), NOTHING);
+	TRACED(int, ST_C_EPOLL_CTL, fd, ep, op, 0, 12, REAL(epoll_ctl)(ep, op, fd, ev), NOTHING,
+	       ctl_event(&c, op, ev, r, errno, inj_.skip));
 }
 
 static void put_epoll(struct st_call *c, const struct epoll_event *ev, int n)

@@ -131,10 +131,16 @@ run_case close_vs_close_range_race t_close_race
 t_epoll_del_pointer() {
 	# EPOLL_CTL_DEL's event is ignored by the kernel: a program may pass any pointer, and the
 	# tracer must not read it (it did, and died of SIGSEGV); dump shows no events for it
+	# an ADD with such a pointer gets the kernel's EFAULT (the event is read only after the
+	# call, when the kernel could read it: before, the tracer read it first and died)
 	same_as_untraced out "$TB/harm" epoll-del || return 1
-	expect_eq "output" "$(cat out.traced)" "del 0" || return 1
+	expect_eq "output" "$(cat out.traced)" "del 0
+add -1 EFAULT" || return 1
 	dump rings > d.json || return 1
 	expect_eq "DEL recorded" "$($Q count call=epoll_ctl args.op=EPOLL_CTL_DEL < d.json)" 1 || return 1
-	expect_eq "DEL with events or data" "$($Q count call=epoll_ctl args.op=EPOLL_CTL_DEL 'args.events=*' < d.json)$($Q count call=epoll_ctl args.op=EPOLL_CTL_DEL 'args.data=*' < d.json)" 00
+	expect_eq "DEL with events or data" "$($Q count call=epoll_ctl args.op=EPOLL_CTL_DEL 'args.events=*' < d.json)$($Q count call=epoll_ctl args.op=EPOLL_CTL_DEL 'args.data=*' < d.json)" 00 || return 1
+	expect_eq "good ADD" "$($Q count call=epoll_ctl args.op=EPOLL_CTL_ADD args.events=EPOLLIN args.data=42 ret=0 < d.json)" 1 || return 1
+	expect_eq "bad ADD" "$($Q count call=epoll_ctl args.op=EPOLL_CTL_ADD errno=EFAULT < d.json)" 1 || return 1
+	expect_eq "bad ADD with events or data" "$($Q count call=epoll_ctl errno=EFAULT 'args.events=*' < d.json)$($Q count call=epoll_ctl errno=EFAULT 'args.data=*' < d.json)" 00
 }
 run_case epoll_del_pointer_not_read t_epoll_del_pointer

@@ -465,8 +465,8 @@ static void emit_arg(struct emit *e, const struct st_record *r, int kind, const 
 		}
 		break;
 	case ST_AK_EPOLLOP: kv_name(e, key, epoll_op_name(v), v); break;
-	case ST_AK_EPOLLEV:     /* (EPOLL_CTL_DEL: the kernel ignores the event) */
-		if (a1 != EPOLL_CTL_DEL)
+	case ST_AK_EPOLLEV:     /* (EPOLL_CTL_DEL: the kernel ignores the event; EFAULT: unread) */
+		if (a1 != EPOLL_CTL_DEL && !(r->complete && r->ret < 0 && r->err == EFAULT))
 			kv_flags(e, key, (uint64_t)v, epoll_flags);
 		break;
 	case ST_AK_SPLICEDIR: o->kv_str(e, key, (r->a[n] >> 32) & 1 ? "to_socket" : "from_socket"); break;

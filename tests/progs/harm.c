@@ -8,9 +8,11 @@
  *   harm stderr-socket    stderr closed, a socketpair takes fd 2; 300 children fill the
  *                         trace's process table; the peer of fd 2 gets only our "hello"
  *   harm close-race N     one thread socket()+close(), another open()+close_range() on its own fd
- *   harm epoll-del        EPOLL_CTL_DEL with a pointer that is no event (the kernel ignores it)
+ *   harm epoll-del        EPOLL_CTL_DEL with a pointer that is no event (the kernel ignores it),
+ *                         and EPOLL_CTL_ADD with one (the kernel says EFAULT)
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -232,6 +234,8 @@ int main(int argc, char **argv)
 		epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
 		int rc = epoll_ctl(ep, EPOLL_CTL_DEL, sv[0], (struct epoll_event *)16);  /* unmapped */
 		printf("del %d\n", rc);
+		rc = epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], (struct epoll_event *)16);
+		printf("add %d %s\n", rc, rc < 0 && errno == EFAULT ? "EFAULT" : "?");
 		return 0;
 	}
 	fprintf(stderr, "usage: harm seccomp|dlopen-signal LIB N|raw-close-range|fd-limit|stderr-socket|close-race N|"
