@@ -279,13 +279,9 @@ static inline int st_class_of(int call)
  * common path is a few dozen instructions, no call and no locked instruction.
  */
 static inline __attribute__((always_inline)) int
-st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, unsigned extra)
+st_begin_on(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, unsigned extra)
 {
-	if (unlikely(__atomic_load_n(&st_g.state, __ATOMIC_RELAXED) != ST_ON)) {
-		c->r = NULL;
-		return 0;
-	}
-	int nested = st_tls.nesting++ > 0;
+	int nested = unlikely(st_tls.nesting++ > 0);
 	uint64_t t = st_ts();
 	unsigned depth = nested ? 0 : (unsigned)st_g.stacks;
 	unsigned len = (64 + depth * 8 + extra + 7) & ~7u;
@@ -330,6 +326,16 @@ st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t
 		c->kind = ST_K_ENTERED;
 	}
 	return 1;
+}
+
+static inline __attribute__((always_inline)) int
+st_begin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_t a2, unsigned extra)
+{
+	if (unlikely(__atomic_load_n(&st_g.state, __ATOMIC_RELAXED) != ST_ON)) {
+		c->r = NULL;
+		return 0;
+	}
+	return st_begin_on(c, call, fd, a0, a1, a2, extra);
 }
 
 /* The entry is written: make it visible (the call may never return). */

@@ -25,7 +25,7 @@ st_wbegin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_
 		c->r = NULL;
 		return 0;
 	}
-	return st_begin(c, call, fd, a0, a1, a2, extra);
+	return st_begin_on(c, call, fd, a0, a1, a2, extra);
 }
 
 /*
@@ -38,6 +38,10 @@ st_wbegin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_
  * which may delay, cut, replace or precede the real call; without, one predictable branch.
  * In `realcall`, ST_CAP(len) and ST_IOV/ST_IOVCNT apply short= (constants in the plain copy).
  */
+/* A field of the rules' verdict: a constant 0 in the copy without injection, so that copy
+ * never takes the verdict's address (the compiler then keeps it out of memory). */
+#define INJ_(inj_body_, field) ((inj_body_) ? inj_.field : 0)
+
 #define TRACED_BODY(inj_body_, type, id, fd, a0, a1, a2, extra, realcall, enter_code, exit_code) \
 	do {                                                                             \
 		struct st_inj inj_ = { 0, 0, 0, 0, 0, NULL };                                \
@@ -45,22 +49,22 @@ st_wbegin(struct st_call *c, int call, int fd, uint64_t a0, uint64_t a1, uint64_
 			st_inject_pre(id, fd, (uint64_t)(a1), &inj_);                            \
 		struct st_call c;                                                            \
 		if (!st_wbegin(&c, id, fd, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2),    \
-		              (extra) + (inj_.fired ? 48u : 0u))) {                          \
-			if (inj_.delay_ns)                                                       \
+		              (extra) + (INJ_(inj_body_, fired) ? 48u : 0u))) {                          \
+			if (INJ_(inj_body_, delay_ns))                                           \
 				st_inject_sleep(inj_.delay_ns);                                      \
-			type r0_ = inj_.skip ? (type)st_inject_result(&inj_, id, (uint64_t)(a1)) \
+			type r0_ = INJ_(inj_body_, skip) ? (type)st_inject_result(&inj_, id, (uint64_t)(a1)) \
 			                     : realcall;                                          \
 			if (inj_body_)                                                           \
 				st_inject_after(id, fd, (uint64_t)(a1), (long)r0_);                  \
 			return r0_;                                                              \
 		}                                                                            \
 		enter_code;                                                                  \
-		if (inj_.fired)                                                              \
+		if (INJ_(inj_body_, fired))                                                  \
 			st_put(&c, ST_T_INJECT, inj_.text, (unsigned)strlen(inj_.text));         \
 		st_enter(&c);                                                                \
-		if (inj_.delay_ns)                                                           \
+		if (INJ_(inj_body_, delay_ns))                                               \
 			st_inject_sleep(inj_.delay_ns);                                          \
-		type r = inj_.skip ? (type)st_inject_result(&inj_, id, (uint64_t)(a1))       \
+		type r = INJ_(inj_body_, skip) ? (type)st_inject_result(&inj_, id, (uint64_t)(a1))       \
 		                   : realcall;                                                \
 		st_exit(&c, (long)r);                                                        \
 		exit_code;                                                                   \
