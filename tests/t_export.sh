@@ -103,6 +103,37 @@ t_export_pcapng_tcp() {
 }
 run_case export_pcapng_tcp t_export_pcapng_tcp
 
+# The same 4-tuple twice in one trace (the client binds the port it had; an abortive close
+# leaves no TIME_WAIT): two connections in the export, each with its handshake and its bytes,
+# not one that runs on.
+t_export_pcapng_tuple_reused() {
+	hneed tshark || return $?
+	traced "$W/rings" python3 -c '
+import socket, struct
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+cport = 0
+for i in range(2):
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    c.bind(("127.0.0.1", cport)); cport = c.getsockname()[1]
+    c.connect(srv.getsockname())
+    a, _ = srv.accept()
+    c.sendall(b"request%d" % i); a.recv(100)
+    a.sendall(b"reply%d" % i); c.recv(100)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close(); a.close()
+print(cport)' > port.txt || return 1
+	"$VIEW" export --format pcapng -o reuse.pcapng rings || return 1
+	tshark_ok reuse.pcapng || return $?
+	local p; p=$(cat port.txt)
+	expect_eq "client SYNs from port $p" "$(tshark -r reuse.pcapng -Y "tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.srcport==$p" 2>/dev/null | wc -l)" 2 || return 1
+	expect_eq "RSTs (one per abortive close)" "$(tshark -r reuse.pcapng -Y "tcp.flags.reset==1 && tcp.srcport==$p" 2>/dev/null | wc -l)" 2 || return 1
+	# each connection's stream starts again: the second request is at relative sequence 1
+	expect_eq "streams" "$(tshark -r reuse.pcapng -Y 'tcp.len>0' -T fields -e tcp.stream -e tcp.seq -e tcp.len 2>/dev/null | tr '\t\n' ', ')" \
+		"0,1,8 0,1,6 1,1,8 1,1,6 " || return 1
+}
+run_case export_pcapng_tuple_reused t_export_pcapng_tuple_reused
+
 t_export_pcapng_both_ends() {
 	traced "$W/rings" "$TB/brokenpipe" --ignore-sigpipe > /dev/null 2>&1
 	"$VIEW" export --format pcapng -o bp.pcapng rings || return 1

@@ -304,7 +304,9 @@ struct conn {
 	                                 * was dropped unsent */
 	int syn_done;
 	int syn_sent;                   /* the client's SYN is out (a connect that went on) */
+	int sock[2];                    /* the socket (lifetime id) of each end seen, 0 none yet */
 	UT_hash_handle hh;
+	struct conn *older;             /* ended connections of the same 4-tuple (to free) */
 };
 
 
@@ -602,6 +604,14 @@ static uint64_t wire_limit(const struct lc_sock *from, const struct lc_sock *to)
 }
 
 /* The connection a TCP socket belongs to, and which end (0 or 1) the socket is. */
+/* A socket other than the one end `me` had, on a connection that is over (reset, closed, or
+ * FIN both ways): the same 4-tuple used again. */
+static int ended_for(const struct conn *c, const struct lc_sock *s, int me)
+{
+	return c->sock[me] && c->sock[me] != s->id &&
+	       (c->rst[0] || c->rst[1] || c->closed[me] || (c->fin[0] && c->fin[1]));
+}
+
 static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 {
 	struct pcap_state *p = x->state;
@@ -634,8 +644,13 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 	char key[300];
 	int lt = strcmp(local, peer) < 0;
 	snprintf(key, sizeof(key), "%s|%s", lt ? local : peer, lt ? peer : local);
-	struct conn *c;
+	struct conn *c, *old = NULL;
 	HASH_FIND_STR(p->conns, key, c);
+	if (c && ended_for(c, s, strcmp(local, c->a_str) == 0 ? 0 : 1)) {
+		HASH_DEL(p->conns, c);          /* the 4-tuple again: a new connection */
+		old = c;
+		c = NULL;
+	}
 	if (!c) {
 		c = st_xcalloc(1, sizeof(*c));
 		snprintf(c->key, sizeof(c->key), "%s", key);
@@ -644,13 +659,20 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 		c->ep[1] = b;
 		c->seq[0] = 1000;
 		c->seq[1] = 5000;
+		if (old) {              /* (a new connection's sequence numbers start above the old's) */
+			c->seq[0] = old->seq[0] + 1000000;
+			c->seq[1] = old->seq[1] + 1000000;
+		}
 		const struct lc_sock *o = other_end_traced(x, s);
 		c->both = o != NULL;
 		c->cap[0] = wire_limit(whole, o);
 		c->cap[1] = wire_limit(o, whole);
+		c->older = old;
 		HASH_ADD_STR(p->conns, key, c);
 	}
 	*me = strcmp(local, c->a_str) == 0 ? 0 : 1;
+	if (!c->sock[*me])
+		c->sock[*me] = s->id;
 	return c;
 }
 
@@ -969,6 +991,11 @@ static void pcap_record(struct export_ctx *x, const struct st_record *r, struct 
 static void pcap_footer(struct export_ctx *x)
 {
 	struct pcap_state *p = x->state;
+	for (struct conn *c = p->conns; c; c = c->hh.next)
+		for (struct conn *o = c->older, *n; o; o = n) {
+			n = o->older;
+			free(o);
+		}
 	ST_HASH_FREE(p->conns);
 	ST_HASH_FREE(p->procs);
 	ST_HASH_FREE(p->dgrams);
