@@ -631,6 +631,46 @@ int st_file_refresh(struct st_file *f)
 	return load(f);
 }
 
+/*
+ * Map the trace in fd (*len: the file's size in, the trace's size out). A file cut short (a
+ * disk that filled, a partial copy) is mapped at the size its header says, the missing end
+ * reading as zeros: what is there is shown, and the reader finds nothing where the zeros
+ * are. Bytes after the trace's end are left out. NULL (err set) if it cannot be mapped.
+ */
+static void *map_whole(int fd, size_t *len, char *err, size_t errlen)
+{
+	size_t have = *len, want = have;
+	struct st_trace_hdr h;
+	char e2[8];
+	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && memcmp(h.magic, ST_MAGIC, 8) == 0 &&
+	    h.file_size <= ST_FILE_MAX && h.file_size >= ST_HDR_SIZE && h.file_size != have &&
+	    check_header(&h, (size_t)h.file_size, e2, sizeof(e2)) == 0)
+		want = (size_t)h.file_size;
+	if (want <= have) {
+		void *map = mmap(NULL, want, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			snprintf(err, errlen, "cannot map: %s", strerror(errno));
+			return NULL;
+		}
+		*len = want;
+		return map;
+	}
+	/* zeros, with the file's whole pages mapped over them and its last partial page copied */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), whole = have / page * page;
+	uint8_t *map = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED ||
+	    (whole && mmap(map, whole, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) ||
+	    pread(fd, map + whole, have - whole, (off_t)whole) != (ssize_t)(have - whole)) {
+		snprintf(err, errlen, "cannot map: %s", strerror(errno));
+		if (map != MAP_FAILED)
+			munmap(map, want);
+		return NULL;
+	}
+	mprotect(map + whole, want - whole, PROT_READ);
+	*len = want;
+	return map;
+}
+
 struct st_file *st_file_open(const char *path, char *err, size_t errlen)
 {
 	struct stat sb;
@@ -654,17 +694,20 @@ struct st_file *st_file_open(const char *path, char *err, size_t errlen)
 		f = st_file_adopt(path, NULL, (size_t)sb.st_size, 0, err, errlen);
 		goto out;
 	}
-	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map: %s", strerror(errno));
+	size_t have = (size_t)sb.st_size, len = have;
+	void *map = map_whole(fd, &len, err, errlen);
+	if (!map)
 		goto out;
-	}
 	/* random access: no read-ahead, no fault-around (one span header per 64 KiB would
 	 * otherwise map the whole ring) */
-	madvise(map, (size_t)sb.st_size, MADV_RANDOM);
-	f = st_file_adopt(path, map, (size_t)sb.st_size, 1, err, errlen);
-	if (!f)
-		munmap(map, (size_t)sb.st_size);
+	madvise(map, len, MADV_RANDOM);
+	f = st_file_adopt(path, map, len, 1, err, errlen);
+	if (!f) {
+		munmap(map, len);
+	} else if (len != have) {
+		f->missing = len > have ? len - have : 0;
+		f->extra = have > len ? have - len : 0;
+	}
 out:
 	close(fd);
 	return f;

@@ -63,6 +63,8 @@ struct st_file {
 	/* what the reader found */
 	uint64_t records, torn, corrupt, incomplete;  /* incomplete: calls never returned, exec aside */
 	uint64_t late;                  /* completions whose entry was overwritten */
+	uint64_t missing;               /* bytes cut off the file's end (read as zeros) */
+	uint64_t extra;                 /* bytes after the trace's end (left out) */
 };
 
 /* One decoded record, with its blob copied out (aligned, contiguous). */

@@ -46,12 +46,14 @@ void st_close_traces(struct st_file **files, int n)
  */
 int st_read_status(struct st_file **files, int n, int bad)
 {
-	int readable = 0;
-	for (int i = 0; i < n; i++)
+	int readable = 0, cut = 0;
+	for (int i = 0; i < n; i++) {
 		readable |= files[i]->records > 0 || !files[i]->corrupt;
+		cut |= files[i]->missing > 0;
+	}
 	if (n == 0 || !readable)
 		return 2;
-	return bad ? 1 : 0;
+	return bad || cut ? 1 : 0;
 }
 
 /* What could not be shown, said once per file on stderr. */
@@ -61,6 +63,13 @@ void st_report_damage(struct st_file **files, int n)
 		const struct st_file *f = files[i];
 		const struct st_trace_hdr *h = (const struct st_trace_hdr *)f->map;
 		uint64_t lost = h->lost_calls, dropped = h->dropped;
+		if (f->missing)
+			fprintf(stderr, "socktrace: %s: cut short: the last %llu of its %llu bytes are missing; what they "
+			        "held is lost, the rest is shown\n", f->path, (unsigned long long)f->missing,
+			        (unsigned long long)f->len);
+		if (f->extra)
+			fprintf(stderr, "socktrace: %s: %llu byte(s) after the trace's end left out\n", f->path,
+			        (unsigned long long)f->extra);
 		if (f->torn)
 			fprintf(stderr, "socktrace: %s: %llu torn record(s): the writer died mid-record; not shown\n",
 			        f->path, (unsigned long long)f->torn);
