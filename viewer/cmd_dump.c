@@ -13,8 +13,9 @@
 #include "symbolize.h"
 #include "util.h"
 
-static void dump_json(const struct st_record *r)
+static void dump_json(const struct st_record *r, uint64_t t0)
 {
+	(void)t0;
 	st_record_json(stdout, r, -1, NULL);
 }
 
@@ -36,22 +37,17 @@ static const char usage[] =
 
 static int dump_run(struct st_session *ss, void *ctx)
 {
-	int json = *(int *)ctx;
-	struct st_file **files = ss->files;
-	int n = ss->n;
-	struct st_merge *m = st_merge_new(files, n);
+	void (*show)(const struct st_record *, uint64_t) = *(int *)ctx ? dump_json : dump_text;
+	struct st_merge *m = st_merge_new(ss->files, ss->n);
 	const struct st_record *r;
 	uint64_t t0 = 0;
 	int first = 1;
 	pager_start();
 	while ((r = st_merge_next(m))) {
 		if (first)
-			t0 = r->ts_enter;
+			t0 = r->ts_enter;       /* (times are from the first record) */
 		first = 0;
-		if (json)
-			dump_json(r);
-		else
-			dump_text(r, t0);
+		show(r, t0);
 	}
 	st_merge_free(m);
 	return st_session_end(ss, 1);

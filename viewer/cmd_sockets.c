@@ -24,8 +24,9 @@ static const char *type_short(int t)
 	return "?";
 }
 
-static void sock_json(const struct lc_sock *s)
+static void sock_json(const struct lc_sock *s, uint64_t t0)
 {
+	(void)t0;
 	struct emit e;
 	emit_init(&e, &emit_json, stdout);
 	const struct emit_ops *o = e.ops;
@@ -130,6 +131,7 @@ static const char usage[] =
 static int sockets_run(struct st_session *ss, void *ctx)
 {
 	int json = *(int *)ctx;
+	void (*show)(const struct lc_sock *, uint64_t) = json ? sock_json : sock_text;
 	struct lc *lc = lc_new();
 	st_session_lifetimes(ss, lc);
 	uint64_t t0 = ss->t0;
@@ -143,10 +145,7 @@ static int sockets_run(struct st_session *ss, void *ctx)
 		struct lc_sock *s = lc_get(lc, i);
 		if (!filter_match(&ss->flt, s, t0))
 			continue;
-		if (json)
-			sock_json(s);
-		else
-			sock_text(s, t0);
+		show(s, t0);
 	}
 	lc_free(lc);
 	return st_session_end(ss, 1);

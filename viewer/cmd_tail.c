@@ -43,12 +43,6 @@ static uint64_t mono_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int by_ts(const void *a, const void *b)
-{
-	const struct st_record *x = *(const struct st_record *const *)a, *y = *(const struct st_record *const *)b;
-	return ST_CMP(x->ts_enter, y->ts_enter);
-}
-
 static const char usage[] =
 	"usage: socktrace tail [--from-start] [--for SECONDS] [filters] [DIR|FILE]\n"
 	"  Follow the trace in DIR (default ./socktrace.data), which need not exist yet, and\n"
@@ -58,6 +52,12 @@ static const char usage[] =
 	"  --from-start    print what the trace already holds first (default: only new calls)\n"
 	"  --for SECONDS   stop after this long\n" FILTER_HELP
 	"example: socktrace tail --addr 127.0.0.1:6379 socktrace.data\n";
+
+static int by_ts(const void *a, const void *b)
+{
+	const struct st_record *x = *(const struct st_record *const *)a, *y = *(const struct st_record *const *)b;
+	return ST_CMP(x->ts_enter, y->ts_enter);
+}
 
 struct tail_opts {
 	int from_start;

@@ -31,6 +31,40 @@ static void pop(struct emit *e)
 		e->depth--;
 }
 
+/* ---- both: the key as the rendering writes it, then the value ---- */
+
+static void key_of(struct emit *e, const char *key);
+
+static void open_(struct emit *e, const char *key, int ch)
+{
+	key_of(e, key);
+	fputc(ch, e->out);
+	push(e);
+}
+
+static void close_(struct emit *e, int ch)
+{
+	pop(e);
+	fputc(ch, e->out);
+}
+
+static void begin_obj(struct emit *e, const char *key) { open_(e, key, '{'); }
+static void end_obj(struct emit *e) { close_(e, '}'); }
+static void begin_list(struct emit *e, const char *key) { open_(e, key, '['); }
+static void end_list(struct emit *e) { close_(e, ']'); }
+
+static void kv_int(struct emit *e, const char *key, int64_t v)
+{
+	key_of(e, key);
+	fprintf(e->out, "%lld", (long long)v);
+}
+
+static void kv_bool(struct emit *e, const char *key, int v)
+{
+	key_of(e, key);
+	fputs(v ? "true" : "false", e->out);
+}
+
 /* ---- text ---- */
 
 static void t_key(struct emit *e, const char *key)
@@ -40,48 +74,10 @@ static void t_key(struct emit *e, const char *key)
 		fprintf(e->out, "%s=", key);
 }
 
-static void t_begin_obj(struct emit *e, const char *key)
-{
-	t_key(e, key);
-	fputc('{', e->out);
-	push(e);
-}
-
-static void t_end_obj(struct emit *e)
-{
-	pop(e);
-	fputc('}', e->out);
-}
-
-static void t_begin_list(struct emit *e, const char *key)
-{
-	t_key(e, key);
-	fputc('[', e->out);
-	push(e);
-}
-
-static void t_end_list(struct emit *e)
-{
-	pop(e);
-	fputc(']', e->out);
-}
-
-static void t_int(struct emit *e, const char *key, int64_t v)
-{
-	t_key(e, key);
-	fprintf(e->out, "%lld", (long long)v);
-}
-
 static void t_str(struct emit *e, const char *key, const char *s)
 {
 	t_key(e, key);
 	fputs(s ? s : "NULL", e->out);
-}
-
-static void t_bool(struct emit *e, const char *key, int v)
-{
-	t_key(e, key);
-	fputs(v ? "true" : "false", e->out);
 }
 
 static void t_bytes(struct emit *e, const char *key, const uint8_t *p, unsigned n)
@@ -103,8 +99,7 @@ static void t_bytes(struct emit *e, const char *key, const uint8_t *p, unsigned 
 	fputc('"', e->out);
 }
 
-const struct emit_ops emit_text = { t_begin_obj, t_end_obj, t_begin_list, t_end_list,
-                                    t_int, t_str, t_bool, t_bytes };
+const struct emit_ops emit_text = { begin_obj, end_obj, begin_list, end_list, kv_int, t_str, kv_bool, t_bytes };
 
 /* ---- JSON ---- */
 
@@ -131,26 +126,6 @@ static void j_key(struct emit *e, const char *key)
 	}
 }
 
-static void j_begin_obj(struct emit *e, const char *key)
-{
-	j_key(e, key);
-	fputc('{', e->out);
-	push(e);
-}
-
-static void j_begin_list(struct emit *e, const char *key)
-{
-	j_key(e, key);
-	fputc('[', e->out);
-	push(e);
-}
-
-static void j_int(struct emit *e, const char *key, int64_t v)
-{
-	j_key(e, key);
-	fprintf(e->out, "%lld", (long long)v);
-}
-
 static void j_str(struct emit *e, const char *key, const char *s)
 {
 	j_key(e, key);
@@ -158,12 +133,6 @@ static void j_str(struct emit *e, const char *key, const char *s)
 		json_string(e->out, s);
 	else
 		fputs("null", e->out);
-}
-
-static void j_bool(struct emit *e, const char *key, int v)
-{
-	j_key(e, key);
-	fputs(v ? "true" : "false", e->out);
 }
 
 static void j_bytes(struct emit *e, const char *key, const uint8_t *p, unsigned n)
@@ -175,5 +144,12 @@ static void j_bytes(struct emit *e, const char *key, const uint8_t *p, unsigned 
 	fputc('"', e->out);
 }
 
-const struct emit_ops emit_json = { j_begin_obj, t_end_obj, j_begin_list, t_end_list,
-                                    j_int, j_str, j_bool, j_bytes };
+const struct emit_ops emit_json = { begin_obj, end_obj, begin_list, end_list, kv_int, j_str, kv_bool, j_bytes };
+
+static void key_of(struct emit *e, const char *key)
+{
+	if (e->ops == &emit_json)
+		j_key(e, key);
+	else
+		t_key(e, key);
+}
