@@ -32,24 +32,38 @@ static void msleep(int ms)
 	usleep((useconds_t)ms * 1000);
 }
 
-static int idle_reuse(void)
+/* A server in a fork child on a fresh loopback port: it accepts one connection, hands it to
+ * serve and exits. The parent gets the client's end, connected, and the child's pid. */
+static int with_server(void (*serve)(int s), pid_t *pid)
 {
 	int port, l = listen_any(SOCK_STREAM, &port, NULL);
 	pid_t p = fork();
-	if (p == 0) {                           /* the server: 300 ms idle timeout */
-		int s = accept_one(l);
-		char b[64];
-		if (recv(s, b, sizeof(b), 0) > 0)
-			send(s, "+PONG\r\n", 7, 0);
-		struct pollfd pf = { s, POLLIN, 0 };
-		if (poll(&pf, 1, 300) == 0)
-			close(s);                       /* idle too long */
-		msleep(1500);
+	if (p == 0) {
+		serve(accept_one(l));
 		_exit(0);
 	}
 	close(l);
+	*pid = p;
+	return connect_port(SOCK_STREAM, port);
+}
+
+/* the server: 300 ms idle timeout */
+static void idle_server(int s)
+{
+	char b[64];
+	if (recv(s, b, sizeof(b), 0) > 0)
+		send(s, "+PONG\r\n", 7, 0);
+	struct pollfd pf = { s, POLLIN, 0 };
+	if (poll(&pf, 1, 300) == 0)
+		close(s);                       /* idle too long */
+	msleep(1500);
+}
+
+static int idle_reuse(void)
+{
+	pid_t p;
+	int c = with_server(idle_server, &p);
 	signal(SIGPIPE, SIG_IGN);
-	int c = connect_port(SOCK_STREAM, port);
 	char b[64];
 	send(c, "PING\r\n", 6, 0);
 	recv(c, b, sizeof(b), 0);
@@ -63,28 +77,27 @@ static int idle_reuse(void)
 	return 0;
 }
 
+/* the server: reads to EOF, then replies */
+static void eof_then_reply_server(int s)
+{
+	signal(SIGPIPE, SIG_IGN);
+	char b[256], reply[4000];
+	memset(reply, 'r', sizeof(reply));
+	while (recv(s, b, sizeof(b), 0) > 0)
+		;
+	ssize_t w1 = write(s, reply, sizeof(reply));
+	msleep(100);
+	ssize_t w2 = write(s, reply, sizeof(reply));
+	msleep(100);
+	ssize_t w3 = write(s, reply, sizeof(reply));
+	printf("server writes: %zd %zd %zd\n", w1, w2, w3);
+	close(s);
+}
+
 static int half_close_linger(void)
 {
-	int port, l = listen_any(SOCK_STREAM, &port, NULL);
-	pid_t p = fork();
-	if (p == 0) {                           /* the server: reads to EOF, then replies */
-		signal(SIGPIPE, SIG_IGN);
-		int s = accept_one(l);
-		char b[256], reply[4000];
-		memset(reply, 'r', sizeof(reply));
-		while (recv(s, b, sizeof(b), 0) > 0)
-			;
-		ssize_t w1 = write(s, reply, sizeof(reply));
-		msleep(100);
-		ssize_t w2 = write(s, reply, sizeof(reply));
-		msleep(100);
-		ssize_t w3 = write(s, reply, sizeof(reply));
-		printf("server writes: %zd %zd %zd\n", w1, w2, w3);
-		close(s);
-		_exit(0);
-	}
-	close(l);
-	int c = connect_port(SOCK_STREAM, port);
+	pid_t p;
+	int c = with_server(eof_then_reply_server, &p);
 	char req[100], b[10];
 	memset(req, 'q', sizeof(req));
 	send(c, req, sizeof(req), 0);
@@ -152,19 +165,17 @@ static int proxy(void)
 	return 0;
 }
 
+static void no_reply_server(int s)
+{
+	char b[64];
+	recv(s, b, sizeof(b), 0);
+	close(s);                               /* no reply */
+}
+
 static int no_reply(void)
 {
-	int port, l = listen_any(SOCK_STREAM, &port, NULL);
-	pid_t p = fork();
-	if (p == 0) {
-		int s = accept_one(l);
-		char b[64];
-		recv(s, b, sizeof(b), 0);
-		close(s);                           /* no reply */
-		_exit(0);
-	}
-	close(l);
-	int c = connect_port(SOCK_STREAM, port);
+	pid_t p;
+	int c = with_server(no_reply_server, &p);
 	char b[64];
 	send(c, "GET /\r\n", 7, 0);
 	ssize_t r = recv(c, b, sizeof(b), 0);
@@ -174,20 +185,18 @@ static int no_reply(void)
 	return 0;
 }
 
+static void mute_server(int s)
+{
+	char b[64];
+	recv(s, b, sizeof(b), 0);
+	msleep(800);                            /* never answers */
+}
+
 /* the server reads the request and sits on it; the client gives up after 300 ms */
 static int mute(void)
 {
-	int port, l = listen_any(SOCK_STREAM, &port, NULL);
-	pid_t p = fork();
-	if (p == 0) {
-		int s = accept_one(l);
-		char b[64];
-		recv(s, b, sizeof(b), 0);
-		msleep(800);                        /* never answers */
-		_exit(0);
-	}
-	close(l);
-	int c = connect_port(SOCK_STREAM, port);
+	pid_t p;
+	int c = with_server(mute_server, &p);
 	send(c, "GET /\r\n", 7, 0);
 	struct pollfd pf = { c, POLLIN, 0 };
 	int n = poll(&pf, 1, 300);
@@ -197,25 +206,23 @@ static int mute(void)
 	return 0;
 }
 
+static void busy_server(int s)
+{
+	signal(SIGPIPE, SIG_IGN);
+	msleep(100);
+	char b[64];
+	recv(s, b, sizeof(b), 0);
+	char reply[1000] = { 0 };
+	for (int i = 0; i < 3 && send(s, reply, sizeof(reply), 0) > 0; i++)
+		msleep(20);
+}
+
 /* the client sends its request and leaves at once; the busy server reads it 100 ms later and
  * answers into a closed connection (ab closing its spare connections at the end of a run) */
 static int late_read(void)
 {
-	int port, l = listen_any(SOCK_STREAM, &port, NULL);
-	pid_t p = fork();
-	if (p == 0) {
-		signal(SIGPIPE, SIG_IGN);
-		int s = accept_one(l);
-		msleep(100);
-		char b[64];
-		recv(s, b, sizeof(b), 0);
-		char reply[1000] = { 0 };
-		for (int i = 0; i < 3 && send(s, reply, sizeof(reply), 0) > 0; i++)
-			msleep(20);
-		_exit(0);
-	}
-	close(l);
-	int c = connect_port(SOCK_STREAM, port);
+	pid_t p;
+	int c = with_server(busy_server, &p);
 	send(c, "GET /\r\n", 7, 0);
 	close(c);
 	waitpid(p, NULL, 0);
@@ -261,24 +268,19 @@ static int one_write(void)
 
 int main(int argc, char **argv)
 {
+	static const struct { const char *name; int (*run)(void); } modes[] = {
+		{ "idle-reuse", idle_reuse }, { "half-close-linger", half_close_linger }, { "proxy", proxy },
+		{ "no-reply", no_reply }, { "one-write", one_write }, { "mute", mute },
+		{ "multi-connect", multi_connect }, { "late-read", late_read },
+	};
 	const char *m = argc > 1 ? argv[1] : "";
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (!strcmp(m, "idle-reuse"))
-		return idle_reuse();
-	if (!strcmp(m, "half-close-linger"))
-		return half_close_linger();
-	if (!strcmp(m, "proxy"))
-		return proxy();
-	if (!strcmp(m, "no-reply"))
-		return no_reply();
-	if (!strcmp(m, "one-write"))
-		return one_write();
-	if (!strcmp(m, "mute"))
-		return mute();
-	if (!strcmp(m, "multi-connect"))
-		return multi_connect();
-	if (!strcmp(m, "late-read"))
-		return late_read();
-	fprintf(stderr, "usage: patterns idle-reuse|half-close-linger|proxy|no-reply\n");
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcmp(m, modes[i].name))
+			return modes[i].run();
+	fprintf(stderr, "usage: patterns MODE (");
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		fprintf(stderr, "%s%s", i ? ", " : "", modes[i].name);
+	fprintf(stderr, ")\n");
 	return 2;
 }
