@@ -29,8 +29,8 @@ static struct st_pinfo *proc(int pid, int ppid, int fork_child)
 
 static struct st_record R;
 
-static struct lc_sock *feed(struct lc *lc, struct st_pinfo *f, int call, int fd, long ret, int err,
-                            uint64_t a0, uint64_t a1, uint64_t a2)
+/* The record being built: rec() starts one, put_tlv() adds to it, lc_feed(lc, &R) feeds it. */
+static void rec(struct st_pinfo *f, int call, int fd, long ret, uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	memset(&R, 0, offsetof(struct st_record, blob));
 	R.proc = f;
@@ -39,21 +39,33 @@ static struct lc_sock *feed(struct lc *lc, struct st_pinfo *f, int call, int fd,
 	R.call = (uint16_t)call;
 	R.fd = fd;
 	R.ret = ret;
-	R.err = err;
 	R.a[0] = a0;
 	R.a[1] = a1;
 	R.a[2] = a2;
 	R.complete = 1;
+}
+
+static void put_tlv(int type, const void *v, unsigned len)
+{
+	struct st_tlv_hdr h = { (uint16_t)type, 0, (uint16_t)len };
+	memcpy(R.blob + R.blob_len, &h, 4);
+	memcpy(R.blob + R.blob_len + 4, v, len);
+	R.blob_len += 4 + ((len + 3) & ~3u);
+}
+
+/* one record with no TLVs, fed at once */
+static struct lc_sock *feed(struct lc *lc, struct st_pinfo *f, int call, int fd, long ret, int err,
+                            uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	rec(f, call, fd, ret, a0, a1, a2);
+	R.err = err;
 	return lc_feed(lc, &R);
 }
 
 static void put_fds(int a, int b)
 {
-	struct st_tlv_hdr h = { ST_T_FDS, 0, 8 };
 	int32_t v[2] = { a, b };
-	memcpy(R.blob, &h, 4);
-	memcpy(R.blob + 4, v, 8);
-	R.blob_len = 12;
+	put_tlv(ST_T_FDS, v, sizeof(v));
 }
 
 static struct lc_sock *sock(struct lc *lc, struct st_pinfo *f, int fd)
@@ -167,22 +179,11 @@ TEST(socketpair_and_closefrom)
 {
 	struct lc *lc = lc_new();
 	memset(&R, 0, sizeof(R));
-	R.proc = p;
-	R.ts_enter = now++;
-	R.call = ST_C_SOCKETPAIR;
-	R.fd = -1;
-	R.a[0] = AF_UNIX;
-	R.a[1] = SOCK_STREAM;
-	R.complete = 1;
+	rec(p, ST_C_SOCKETPAIR, -1, 0, AF_UNIX, SOCK_STREAM, 0);
 	put_fds(3, 4);
 	struct lc_sock *a = lc_feed(lc, &R), *b = lc_also(lc);
 	CHECK(a && b && a->pair_id == b->id && b->pair_id == a->id, "socketpair pairing");
-	memset(&R, 0, offsetof(struct st_record, blob));
-	R.proc = p;
-	R.ts_enter = now++;
-	R.call = ST_C_CLOSEFROM;
-	R.fd = -1;
-	R.complete = 1;
+	rec(p, ST_C_CLOSEFROM, -1, 0, 3, 0, 0);
 	put_fds(3, 4);
 	lc_feed(lc, &R);
 	CHECK(a->end == END_CLOSED && b->end == END_CLOSED, "closefrom");
@@ -208,30 +209,6 @@ TEST(unknown_birth_and_death_in_call)
 }
 
 /* ---- on real servers (issue 13) ---- */
-
-static void put_tlv(int type, const void *v, unsigned len)
-{
-	struct st_tlv_hdr h = { (uint16_t)type, 0, (uint16_t)len };
-	memcpy(R.blob + R.blob_len, &h, 4);
-	memcpy(R.blob + R.blob_len + 4, v, len);
-	R.blob_len += 4 + ((len + 3) & ~3u);
-}
-
-/* a record with TLVs: set up, put_tlv, then go() */
-static void rec(struct st_pinfo *f, int call, int fd, long ret, uint64_t a0, uint64_t a1, uint64_t a2)
-{
-	memset(&R, 0, offsetof(struct st_record, blob));
-	R.proc = f;
-	R.ts_enter = now++;
-	R.ts_exit = now++;
-	R.call = (uint16_t)call;
-	R.fd = fd;
-	R.ret = ret;
-	R.a[0] = a0;
-	R.a[1] = a1;
-	R.a[2] = a2;
-	R.complete = 1;
-}
 
 static struct lc_sock *nb_connect(struct lc *lc, int fd)
 {
