@@ -52,6 +52,18 @@ trace_size_is() {
 
 hneed() { for p in "$@"; do command -v "$p" > /dev/null || { echo "$p not installed (tests/deps.sh --test)"; return 77; }; done; }
 
+stop_pids() {  # stop_pids PID...: SIGTERM each (a server the test started) and reap it
+	local p
+	for p in "$@"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
+	return 0
+}
+
+curl_n() {  # curl_n PORT N TEXT: N traced curls of http://127.0.0.1:PORT/; the last reply holds TEXT
+	local i
+	for i in $(seq "$2"); do $(PRE) curl -s "http://127.0.0.1:$1/" > got.txt || return 1; done
+	grep -q "$3" got.txt || fail "reply: $(head -c 200 got.txt)"
+}
+
 hport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 listening() {  # listening PORT: until a socket listens there (10 s at most)

@@ -222,8 +222,7 @@ PY
 	listening "$port" && listening "$up" || return 1
 	$(PRE) curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$port/"
 	sleep 2.5
-	kill $np; wait $np 2> /dev/null
-	kill $upid; wait $upid 2> /dev/null
+	stop_pids $np $upid
 	diag rings > f.json
 	local k; k=$($Q values kind < f.json | head -n 1)
 	expect_eq "kind" "$k" upstream_closed_by_proxy || fail "$(head -c 1500 f.json)" || return 1
@@ -263,7 +262,7 @@ t_real_nginx_download_given_up() {
 	$(PRE) curl -s -o /dev/null --limit-rate 100k --max-time 1 "http://127.0.0.1:$port/big.bin"
 	expect_eq "curl's status (timed out)" $? 28 || return 1
 	sleep 0.3
-	kill $np; wait $np 2> /dev/null
+	stop_pids $np
 	diag rings > f.json
 	expect_eq "findings" "$($Q values kind < f.json | tr '\n' ' ')" "reset_by_unread_data " || fail "$(head -c 1500 f.json)" || return 1
 	expect_eq "whose" "$(head -n 1 f.json | $Q values role) $(head -n 1 f.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["steps"][-1]["where"].split()[-1])')" "server [nginx]" || return 1
@@ -296,7 +295,7 @@ try:
 except OSError as e:
     print(e)
 PY
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	diag rings > f.json
 	expect_eq "two idle-timeout findings, no other" "$($Q values kind < f.json | sort | uniq -c | tr -s ' ')" " 2 idle_timeout" || fail "$(cat f.json)" || return 1
 	expect_eq "both clients" "$($Q values role < f.json | sort -u)" client || return 1
@@ -323,7 +322,7 @@ print(len(s.recv(16)))
 s.close()
 PY
 	sleep 0.5
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	"$VIEW" diagnose --json --pid $sp rings > f.json
 	local k; k=$($Q values kind < f.json | head -n 1)
 	expect_eq "kind" "$k" reset_by_unread_data || fail "$(head -c 1500 f.json)" || return 1

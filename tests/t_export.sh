@@ -36,7 +36,7 @@ t_export_chrome_blocked() {
 	sleep 0.5
 	"$VIEW" export --format chrome -o idle.json rings || return 1
 	"$VIEW" export --format chrome -o blocked.json b || return 1
-	kill $bp; wait $bp 2> /dev/null
+	stop_pids $bp
 	python3 - <<'PY' || return 1
 import json
 ev = json.load(open("idle.json"))["traceEvents"]
@@ -235,7 +235,7 @@ t_export_wrapped() {
 	local sp=$!
 	listening "$port" || return 1
 	SOCKTRACE_SIZE=1M SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB" redis-benchmark -p "$port" -n 20000 -c 20 -t set -q > /dev/null 2>&1
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	"$VIEW" export --format pcapng -o w.pcapng rings 2> err.txt || return 1
 	grep -q "ring wrapped" err.txt || fail "the ring did not wrap" || return 1
 	expect_eq "the 20 connections" "$(tshark -r w.pcapng -q -z conv,tcp 2>/dev/null | grep -c '<->')" 20

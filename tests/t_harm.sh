@@ -55,7 +55,7 @@ EOC
 	ssh -q -i "$d/user_key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
 		-p $port sttest@127.0.0.1 'echo hello from $(id -un)' > out.txt 2> err.txt
 	local rc=$?
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	rm -rf "$d"
 	expect_eq "ssh exit status" $rc 0 || { cat err.txt sshd.log; return 1; }
 	expect_eq "command output" "$(cat out.txt)" "hello from sttest" || return 1

@@ -27,7 +27,7 @@ t_h_python_ab() {
 	listening "$port" || return 1
 	$(PRE) ab -q -c 8 -n 300 "http://127.0.0.1:$port/f.bin" > ab.txt 2>&1 || { cat ab.txt; return 1; }
 	grep -q "Failed requests: *0" ab.txt || { cat ab.txt; return 1; }
-	kill $spid; wait $spid 2> /dev/null
+	stop_pids $spid
 	healthy rings python3 ab 300
 }
 run_case healthy_python_http_server_ab t_h_python_ab
@@ -40,7 +40,7 @@ t_h_nginx_static() {
 	local np=$!
 	listening "$port" || return 1
 	$(PRE) ab -q -c 8 -n 300 "http://127.0.0.1:$port/f.bin" > ab.txt 2>&1 || { cat ab.txt; return 1; }
-	kill $np; wait $np 2> /dev/null
+	stop_pids $np
 	healthy rings nginx ab 300 || return 1
 	if [ "$(id -u)" -eq 0 ]; then   # the workers dropped to www-data and were traced all the same
 		expect_ge "workers' accepts" "$("$VIEW" dump --json rings | $Q count comm=nginx call=accept4 complete=true)" 300
@@ -48,25 +48,31 @@ t_h_nginx_static() {
 }
 run_case healthy_nginx_static_ab t_h_nginx_static
 
-t_h_nginx_proxy() {
-	hneed nginx curl python3 ss || return $?
-	mkdir up && echo "from the upstream" > up/index.html
+# A proxy NAME in front of a traced python http.server serving TEXT, 20 curls through it: no
+# finding, and every upstream connection the proxy made was accepted by python. START_FN
+# PORT UPSTREAM starts the proxy (traced, in the background).
+proxy_case() {  # proxy_case NAME TEXT START_FN
+	mkdir up && echo "$2" > up/index.html
 	local port up; port=$(hport); up=$(hport)
 	(cd up && exec $(PRE) python3 -m http.server --bind 127.0.0.1 "$up") > up.log 2>&1 &
 	local upid=$!
-	nginx_conf "$port" "server { listen 127.0.0.1:$port; location / { proxy_pass http://127.0.0.1:$up; } }"
+	"$3" "$port" "$up"
+	local pp=$!
+	listening "$port" && listening "$up" || { stop_pids $pp $upid; return 1; }
+	curl_n "$port" 20 "$2" || { stop_pids $pp $upid; return 1; }
+	stop_pids $pp $upid
+	healthy rings "$1" curl 20 || return 1
+	python3 "$ROOT/tests/healthy.py" --server python3 --client "$1" --min 20 < socks.json
+}
+
+start_nginx_proxy() {
+	nginx_conf "$1" "server { listen 127.0.0.1:$1; location / { proxy_pass http://127.0.0.1:$2; } }"
 	$(PRE) nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" 2> /dev/null &
-	local np=$!
-	listening "$port" && listening "$up" || return 1
-	for i in $(seq 20); do
-		$(PRE) curl -s "http://127.0.0.1:$port/" > got.txt || return 1
-	done
-	grep -q "from the upstream" got.txt || return 1
-	kill $np; wait $np 2> /dev/null
-	kill $upid; wait $upid 2> /dev/null
-	healthy rings nginx curl 20 || return 1
-	# the proxy's side: every upstream connection nginx made was accepted by python
-	python3 "$ROOT/tests/healthy.py" --server python3 --client nginx --min 20 < socks.json
+}
+
+t_h_nginx_proxy() {
+	hneed nginx curl python3 ss || return $?
+	proxy_case nginx "from the upstream" start_nginx_proxy
 }
 run_case healthy_nginx_proxy t_h_nginx_proxy
 
@@ -77,7 +83,7 @@ t_h_redis() {
 	local spid=$!
 	listening "$port" || return 1
 	$(PRE) redis-benchmark -p "$port" -n 2000 -c 4 -t set,get -q > bench.txt 2>&1 || { cat bench.txt; return 1; }
-	kill $spid; wait $spid 2> /dev/null
+	stop_pids $spid
 	healthy rings redis-server redis-benchmark 4
 }
 run_case healthy_redis_benchmark t_h_redis
@@ -140,7 +146,7 @@ t_h_postgres() {
 	pgbench -q -i -h 127.0.0.1 -p "$port" -U postgres postgres > init.txt 2>&1 || { cat init.txt; return 1; }
 	env SOCKTRACE_DIR="$pg/rings" LD_PRELOAD="$LIB" pgbench -C -S -c 2 -t 50 -h 127.0.0.1 -p "$port" -U postgres postgres \
 		> bench.txt 2>&1 || { cat bench.txt; return 1; }
-	kill $pgp; wait $pgp 2> /dev/null
+	stop_pids $pgp
 	mv "$pg/rings" "$W/rings" && rm -rf "$pg"
 	# pgbench -i's connections were not traced on the client side: the server's are checked
 	# against pgbench's own, the rest must only be healthy
@@ -151,12 +157,7 @@ t_h_postgres() {
 }
 run_case healthy_postgres_pgbench t_h_postgres
 
-t_h_haproxy() {
-	hneed haproxy python3 curl ss || return $?
-	mkdir up && echo "behind haproxy" > up/index.html
-	local port up; port=$(hport); up=$(hport)
-	(cd up && exec $(PRE) python3 -m http.server --bind 127.0.0.1 "$up") > up.log 2>&1 &
-	local upid=$!
+start_haproxy() {
 	cat > h.cfg <<EOF
 defaults
   mode http
@@ -164,22 +165,17 @@ defaults
   timeout client 5s
   timeout server 5s
 frontend f
-  bind 127.0.0.1:$port
+  bind 127.0.0.1:$1
   default_backend b
 backend b
-  server u 127.0.0.1:$up
+  server u 127.0.0.1:$2
 EOF
 	$(PRE) haproxy -f h.cfg -db > hap.log 2>&1 &
-	local hp=$!
-	listening "$port" && listening "$up" || return 1
-	for i in $(seq 20); do
-		$(PRE) curl -s "http://127.0.0.1:$port/" > got.txt || return 1
-	done
-	grep -q "behind haproxy" got.txt || return 1
-	kill $hp; wait $hp 2> /dev/null
-	kill $upid; wait $upid 2> /dev/null
-	healthy rings haproxy curl 20 || return 1
-	python3 "$ROOT/tests/healthy.py" --server python3 --client haproxy --min 20 < socks.json
+}
+
+t_h_haproxy() {
+	hneed haproxy python3 curl ss || return $?
+	proxy_case haproxy "behind haproxy" start_haproxy
 }
 run_case healthy_haproxy t_h_haproxy
 
@@ -192,7 +188,7 @@ t_h_socat_fork() {
 	for i in $(seq 10); do
 		expect_eq "echo" "$(echo "hello $i" | $(PRE) socat - TCP:127.0.0.1:"$port")" "hello $i" || return 1
 	done
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	healthy rings socat socat 10
 }
 run_case healthy_socat_fork_relay t_h_socat_fork
@@ -207,7 +203,7 @@ t_h_git_daemon() {
 	listening "$port" || return 1
 	$(PRE) git clone -q "git://127.0.0.1:$port/repo" clone || return 1
 	[ -e clone/a ] || return 1
-	kill $gp; wait $gp 2> /dev/null
+	stop_pids $gp
 	healthy rings git-daemon git 1 || return 1
 	# the accepted connection went to upload-pack through fork, dup2 onto 0 and 1 and exec:
 	# one lifetime, not three, closed by the program it was handed to
@@ -250,7 +246,7 @@ for i in range(10):
     assert b"hello" in d, d
     s.close()
 EOF
-	kill $mp; wait $mp 2> /dev/null
+	stop_pids $mp
 	healthy rings memcached python3 10
 }
 run_case healthy_memcached t_h_memcached

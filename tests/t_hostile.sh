@@ -204,7 +204,7 @@ t_record_joins_live() {
 	"$SOCKTRACE" record -o "$W/d" -- "$TB/patterns" one-write > cli.txt 2> err.txt || return 1
 	grep -q "joining the trace still being written" err.txt || fail "$(cat err.txt)" || return 1
 	[ ! -e "$W/d/trace.ring.old" ] || fail "the live trace was moved aside" || return 1
-	kill $rp; wait $rp 2> /dev/null
+	stop_pids $rp
 	expect_eq "both programs in one trace" "$("$VIEW" processes d | awk '{print $2}' | sort | tr '\n' ' ')" "patterns scenarios "
 }
 run_case record_joins_a_live_trace t_record_joins_live

@@ -16,7 +16,7 @@ t_inj_curl_reset() {
 	"$SOCKTRACE" record -o "$W/r2" --inject "recv:error=ECONNRESET:peer=127.0.0.1:1" -- \
 		curl -s -o got2.bin "http://127.0.0.1:$port/f.bin" || return 1
 	cmp got2.bin www/f.bin || return 1
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	dump rings > d.json || return 1
 	expect_eq "the injected recv, recorded" "$($Q values errno injected=error=ECONNRESET call=recv < d.json)" ECONNRESET || return 1
 	expect_eq "only the first recv" "$($Q count injected='*' < d.json)" 1 || return 1
@@ -36,7 +36,7 @@ t_inj_server_epipe() {
 	curl -s "http://127.0.0.1:$port/" > first.txt
 	expect_eq "the first client got nothing" "$(cat first.txt)" "" || return 1
 	expect_eq "the server keeps serving the next client" "$(curl -s "http://127.0.0.1:$port/")" hello || return 1
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	grep -q "BrokenPipeError" server.log || fail "no BrokenPipeError in the server's log: $(cat server.log)" || return 1
 	diag() { "$VIEW" diagnose --json "$1"; }
 	diag rings > f.json
@@ -56,7 +56,7 @@ t_inj_redis_reset() {
 	# (redis-cli starts with COMMAND DOCS, answered with writev: the second write is the second PING's reply)
 	grep -q "Connection reset by peer" cli.txt || fail "redis-cli did not report the reset: $(cat cli.txt)" || return 1
 	expect_eq "redis keeps serving" "$(redis-cli -p "$port" ping)" PONG || return 1
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	dump rings > d.json || return 1
 	expect_eq "one reset injected, on the second reply" "$($Q count injected=reset < d.json)" 1
 }
@@ -73,7 +73,7 @@ t_inj_delay() {
 	curl -s --max-time 1 "http://127.0.0.1:$port/" > /dev/null
 	expect_eq "curl timed out (exit 28)" $? 28 || return 1
 	sleep 1.5
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	expect_ge "the delayed send took 2 s" "$(dump rings | $Q values dur_ns injected=delay=2s | head -n 1)" 2000000000
 }
 run_case inject_delay_makes_curl_time_out t_inj_delay
@@ -87,7 +87,7 @@ t_inj_short() {
 	local sp=$!
 	listening "$port" || return 1
 	curl -s -o got.bin "http://127.0.0.1:$port/f.bin" || return 1
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	cmp got.bin www/f.bin || fail "bytes differ" || return 1
 	dump rings > d.json || return 1
 	expect_eq "every write cut to 7 bytes at most" "$($Q values ret injected=short=7 < d.json | sort -n | tail -n 1)" 7 || return 1

@@ -18,7 +18,7 @@ wire_case() {
 	fi
 	SOCKTRACE_DIR="$W/$name" LD_PRELOAD="$LIB" "$@" > /dev/null 2>&1
 	sleep 0.3
-	kill $tp; wait $tp 2> /dev/null
+	stop_pids $tp
 	"$VIEW" export --format pcapng -o "$W/$name.pcapng" "$W/$name" || return 1
 	"$VIEW" sockets --json "$W/$name" > "$name.sockets" || return 1
 	python3 "$ROOT/tests/wire.py" "$W/$name.pcap" "$name.sockets" > "$name.wire"
@@ -55,7 +55,7 @@ wire_http() {
 	listening "$port" || return 1
 	wire_case "$name" curl -s -o /dev/null "$@" "http://127.0.0.1:$port/f.bin"
 	local rc=$?
-	kill $sp; wait $sp 2> /dev/null
+	stop_pids $sp
 	return $rc
 }
 
@@ -104,7 +104,7 @@ t_wire_nginx_sendfile() {
 		curl -s -o /dev/null --limit-rate 100k --max-time 1 $u/big.bin; true"
 	local rc=$?
 	[ $rc -eq 0 ] && { expect_ge "sendfile calls" "$("$VIEW" dump --json "$W/n" | $Q count call=sendfile)" 2 || rc=1; }
-	kill $np; wait $np 2> /dev/null
+	stop_pids $np
 	return $rc
 }
 run_case wire_nginx_sendfile_keepalive_and_reset t_wire_nginx_sendfile
