@@ -76,6 +76,16 @@ listening() {  # listening PORT: until a socket listens there (10 s at most)
 
 PRE() { echo env SOCKTRACE_DIR="$W/rings" LD_PRELOAD="$LIB"; }
 
+nginx_big() {  # nginx_big TRACEDIR: traced nginx, sendfile on, serving f.bin and a 30 MB big.bin;
+	# on a free port: sets NPORT and NPID, returns once it listens
+	NPORT=$(hport)
+	nginx_conf "$NPORT" "sendfile on; server { listen 127.0.0.1:$NPORT; root $W/ngx/www; }"
+	head -c 30000000 /dev/zero > "$W/ngx/www/big.bin" && chmod a+r "$W/ngx/www/big.bin"
+	SOCKTRACE_DIR="$1" LD_PRELOAD="$LIB" nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" 2> /dev/null &
+	NPID=$!
+	listening "$NPORT"
+}
+
 nginx_conf() {  # nginx_conf PORT BODY: a config in $W/ngx, workers as www-data when root
 	mkdir -p "$W/ngx/www" "$W/ngx/tmp" && head -c 4096 /dev/urandom > "$W/ngx/www/f.bin"
 	chmod -R a+rX "$W/ngx"

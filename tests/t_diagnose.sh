@@ -253,12 +253,8 @@ run_case diagnose_real_nginx_proxy_client_gave_up t_real_proxy
 # reports the error and nginx reads it with getsockopt(SO_ERROR). One finding, nginx's.
 t_real_nginx_download_given_up() {
 	hneed nginx curl ss || return $?
-	local port; port=$(hport)
-	nginx_conf "$port" "sendfile on; server { listen 127.0.0.1:$port; root $W/ngx/www; }"
-	head -c 30000000 /dev/zero > "$W/ngx/www/big.bin" && chmod a+r "$W/ngx/www/big.bin"
-	$(PRE) nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" 2> /dev/null &
-	local np=$!
-	listening "$port" || return 1
+	nginx_big "$W/rings" || return 1
+	local port=$NPORT np=$NPID
 	$(PRE) curl -s -o /dev/null --limit-rate 100k --max-time 1 "http://127.0.0.1:$port/big.bin"
 	expect_eq "curl's status (timed out)" $? 28 || return 1
 	sleep 0.3

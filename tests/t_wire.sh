@@ -93,12 +93,8 @@ run_case wire_client_gives_up_on_slow_server t_wire_slow
 # curl connection (keep-alive), then a curl that gives up on a slow download of the same file
 t_wire_nginx_sendfile() {
 	hneed nginx curl ss || return $?
-	local port; port=$(hport)
-	nginx_conf "$port" "sendfile on; server { listen 127.0.0.1:$port; root $W/ngx/www; }"
-	head -c 30000000 /dev/zero > "$W/ngx/www/big.bin" && chmod a+r "$W/ngx/www/big.bin"
-	SOCKTRACE_DIR="$W/n" LD_PRELOAD="$LIB" nginx -c "$W/ngx/nginx.conf" -p "$W/ngx" 2> /dev/null &
-	local np=$!
-	listening "$port" || return 1
+	nginx_big "$W/n" || return 1
+	local port=$NPORT np=$NPID
 	local u="http://127.0.0.1:$port"
 	wire_case n sh -c "curl -s -o /dev/null -o /dev/null -o /dev/null $u/f.bin $u/big.bin $u/f.bin &&
 		curl -s -o /dev/null --limit-rate 100k --max-time 1 $u/big.bin; true"
