@@ -20,11 +20,15 @@ run_pair() {
 	wait $spid
 }
 
-t_tcp_single() {
-	run_pair tcp-server 1 tcp-client "" > untraced.txt || return 1
-	run_pair tcp-server 1 tcp-client "$W/rings" > traced.txt || return 1
+classic_both() {  # classic_both SERVERMODE N: the same output untraced and traced; d.json: the trace
+	run_pair "$1" "$2" tcp-client "" > untraced.txt || return 1
+	run_pair "$1" "$2" tcp-client "$W/rings" > traced.txt || return 1
 	expect_same_output untraced.txt traced.txt || return 1
-	dump rings > d.json || return 1
+	dump rings > d.json
+}
+
+t_tcp_single() {
+	classic_both tcp-server 1 || return 1
 	expect_eq "accept" "$($Q count call=accept complete=true < d.json)" 1 || return 1
 	expect_eq "server reads (2 lines + EOF)" "$($Q count call=read < d.json)" 3 || return 1
 	expect_eq "EOF read" "$($Q count call=read ret=0 < d.json)" 1 || return 1
@@ -33,10 +37,7 @@ t_tcp_single() {
 run_case classic_tcp_single_client t_tcp_single
 
 t_fork_server() {
-	run_pair fork-server 3 tcp-client "" > untraced.txt || return 1
-	run_pair fork-server 3 tcp-client "$W/rings" > traced.txt || return 1
-	expect_same_output untraced.txt traced.txt || return 1
-	dump rings > d.json || return 1
+	classic_both fork-server 3 || return 1
 	expect_eq "forks" "$($Q count call=fork < d.json)" 3 || return 1
 	expect_eq "server children that served" "$($Q values pid call=write < d.json | sort -u | wc -l)" 3 || return 1
 	expect_eq "children closed the listener copy" "$($Q count call=close complete=true < d.json | awk '{print ($1 >= 9)}')" 1
@@ -44,10 +45,7 @@ t_fork_server() {
 run_case classic_fork_per_client t_fork_server
 
 t_thread_server() {
-	run_pair thread-server 3 tcp-client "" > untraced.txt || return 1
-	run_pair thread-server 3 tcp-client "$W/rings" > traced.txt || return 1
-	expect_same_output untraced.txt traced.txt || return 1
-	dump rings > d.json || return 1
+	classic_both thread-server 3 || return 1
 	local spid; spid=$($Q values pid call=accept < d.json | sort -u)
 	expect_eq "serving threads" "$($Q values tid pid="$spid" call=write < d.json | sort -u | wc -l)" 3 || return 1
 	"$VIEW" sockets --json --pid "$spid" rings > s.json || return 1
