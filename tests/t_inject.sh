@@ -25,14 +25,20 @@ t_inj_curl_reset() {
 }
 run_case inject_curl_reset_exit_56 t_inj_curl_reset
 
+inj_http() {  # inj_http RULES: python http.server serving "hello", traced with SOCKTRACE_INJECT=RULES;
+	# sets HPORT and HPID, returns once it listens (its output in server.log)
+	mkdir -p www && echo hello > www/index.html
+	HPORT=$(hport)
+	(cd www && exec env SOCKTRACE_DIR="$W/rings" SOCKTRACE_INJECT="$1" LD_PRELOAD="$LIB" \
+		python3 -m http.server --bind 127.0.0.1 "$HPORT") > server.log 2>&1 &
+	HPID=$!
+	listening "$HPORT"
+}
+
 t_inj_server_epipe() {
 	hneed curl python3 ss || return $?
-	mkdir www && echo hello > www/index.html
-	local port; port=$(hport)
-	(cd www && exec env SOCKTRACE_DIR="$W/rings" SOCKTRACE_INJECT='%send:error=EPIPE:when=1' LD_PRELOAD="$LIB" \
-		python3 -m http.server --bind 127.0.0.1 "$port") > server.log 2>&1 &
-	local sp=$!
-	listening "$port" || return 1
+	inj_http '%send:error=EPIPE:when=1' || return 1
+	local port=$HPORT sp=$HPID
 	curl -s "http://127.0.0.1:$port/" > first.txt
 	expect_eq "the first client got nothing" "$(cat first.txt)" "" || return 1
 	expect_eq "the server keeps serving the next client" "$(curl -s "http://127.0.0.1:$port/")" hello || return 1
@@ -64,12 +70,8 @@ run_case inject_redis_reset_second_reply t_inj_redis_reset
 
 t_inj_delay() {
 	hneed curl python3 ss || return $?
-	mkdir www && echo hello > www/index.html
-	local port; port=$(hport)
-	(cd www && exec env SOCKTRACE_DIR="$W/rings" SOCKTRACE_INJECT='%send:delay=2s:when=1' LD_PRELOAD="$LIB" \
-		python3 -m http.server --bind 127.0.0.1 "$port") > server.log 2>&1 &
-	local sp=$!
-	listening "$port" || return 1
+	inj_http '%send:delay=2s:when=1' || return 1
+	local port=$HPORT sp=$HPID
 	curl -s --max-time 1 "http://127.0.0.1:$port/" > /dev/null
 	expect_eq "curl timed out (exit 28)" $? 28 || return 1
 	sleep 1.5
