@@ -125,6 +125,14 @@ c, _ = l.accept(); c.sendall(b"hi"); c.close()
 PY
 }
 
+hi_start() {  # hi_start: hi_server on a free port, in the background (srv.log); sets HI_PORT,
+	# HI_PID, returns once it listens
+	HI_PORT=$(hport)
+	hi_server "$HI_PORT" > srv.log 2>&1 &
+	HI_PID=$!
+	listening "$HI_PORT"
+}
+
 # hi_client PORT: python code for its client, which reads the 2 bytes, never the end of
 # stream, and closes 200 ms later (the server's FIN is then known only to its kernel)
 hi_client() {

@@ -170,10 +170,8 @@ run_case symbolize_flags_changed_module t_stale_module
 # in the sockstate taken before its close
 t_fin_from_tcp_state() {
 	hneed python3 ss || return $?
-	local port; port=$(hport)
-	hi_server "$port" > srv.log 2>&1 &
-	local sp=$!
-	listening "$port" || return 1
+	hi_start || return 1
+	local port=$HI_PORT sp=$HI_PID
 	traced "$W/rings" python3 -c "$(hi_client "$port")" || return 1
 	wait $sp
 	expect_eq "how the FIN was seen" "$("$VIEW" sockets --json rings | $Q values peer_fin family=AF_INET)" tcp_state || return 1

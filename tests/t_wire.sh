@@ -120,10 +120,8 @@ run_case wire_refused_and_one_poll_three_connects t_wire_connects
 # data from our read, its FIN from our kernel's count (bytes_received = data + 1)
 t_wire_one_end() {
 	hneed python3 ss || return $?
-	local port; port=$(hport)
-	hi_server "$port" > srv.log 2>&1 &
-	local sp=$!
-	listening "$port" || return 1
+	hi_start || return 1
+	local port=$HI_PORT sp=$HI_PID
 	wire_case one python3 -c "$(hi_client "$port")" || { local rc=$?; kill $sp 2> /dev/null; return $rc; }
 	wait $sp
 	expect_eq "export" "$(cat one.export)" ">S <S <D2 <F >F" || return 1
