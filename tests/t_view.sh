@@ -151,7 +151,18 @@ t_processes() {
 	hneed python3 || return $?
 	traced "$W/neg" python3 -c 'import os, socket; socket.socket(); os._exit(-1)'
 	expect_eq "python's status" $? 255 || return 1
-	"$VIEW" processes neg | grep -q "exited 255 " || fail "$("$VIEW" processes neg)"
+	"$VIEW" processes neg | grep -q "exited 255 " || fail "$("$VIEW" processes neg)" || return 1
+	# a fork child that execs an untraced program: processes and info both say exec'd
+	traced "$W/ex" python3 -c 'import os, socket
+socket.socket().close()
+p = os.fork()
+if p == 0:
+    socket.socket().close()
+    os.execve("/bin/true", ["true"], {})
+os.waitpid(p, 0); print(p)' > child.txt || return 1
+	local cp; cp=$(cat child.txt)
+	"$VIEW" processes ex | grep -Eq "^  $cp python3 .* exec'd " || fail "$("$VIEW" processes ex)" || return 1
+	"$VIEW" info ex | grep -A1 "pid $cp " | grep -q "state    replaced by exec" || fail "$("$VIEW" info ex)"
 }
 run_case processes_fork_tree t_processes
 

@@ -91,6 +91,7 @@ static const char usage[] =
 static int info_run(struct st_session *ss, void *ctx)
 {
 	(void)ctx;
+	st_session_scan(ss);        /* (the processes an exec replaced are known from their records) */
 	for (int i = 0; i < ss->n; i++)
 		show(ss->files[i]);
 	return st_session_end(ss, 0);

@@ -72,10 +72,7 @@ static const char usage[] =
 static int processes_run(struct st_session *ss, void *ctx)
 {
 	(void)ctx;
-	struct st_merge *m = st_merge_new(ss->files, ss->n);   /* counts records per process */
-	while (st_merge_next(m))
-		;
-	st_merge_free(m);
+	st_session_scan(ss);
 	for (int i = 0; i < ss->n; i++) {
 		struct st_file *f = ss->files[i];
 		uint64_t t0 = f->hdr.mono0;

@@ -134,6 +134,14 @@ int st_session_run_flag(int argc, char **argv, const char *name, const char *fla
 	return st_session_run(argc, argv, &o, run);
 }
 
+void st_session_scan(struct st_session *s)
+{
+	struct st_merge *m = st_merge_new(s->files, s->n);
+	while (st_merge_next(m))
+		;
+	st_merge_free(m);
+}
+
 void st_session_lifetimes(struct st_session *s, struct lc *lc)
 {
 	s->t0 = st_build_lifetimes(s->files, s->n, lc);

@@ -31,6 +31,11 @@ int st_session_run(int argc, char **argv, const struct cmd_opts *o, int (*run)(s
 int st_session_run_flag(int argc, char **argv, const char *name, const char *flag, const char *usage,
                         int no_filters, int (*run)(struct st_session *ss, void *ctx));
 
+/* Read every record once: each process's record count, and which processes an exec replaced
+ * (an image that never made a socket call says so only through the exec it did not return
+ * from). */
+void st_session_scan(struct st_session *s);
+
 /* The socket lifetimes of the whole session into lc; sets t0 and resolves the filters'
  * times against it. */
 void st_session_lifetimes(struct st_session *s, struct lc *lc);
