@@ -4,6 +4,9 @@
 # diag DIR: the findings as JSON lines; exit status 1 means "problems found"
 diag() { "$VIEW" diagnose --json "$1"; [ $? -eq 1 ] || echo "diagnose exit status was not 1" >&2; }
 
+# steps_of FILE: the first finding's steps, "call ret errno note-start" a line
+steps_of() { head -n 1 "$1" | python3 -c 'import json,sys; f=json.load(sys.stdin); [print(s["call"], s["ret"], s["errno"] or "-", (s["note"] or "")[:40], sep="|") for s in f["steps"]]'; }
+
 t_diag_sigpipe_death() {
 	traced "$W/rings" "$TB/brokenpipe" > /dev/null 2>&1
 	diag rings > f.json 2> err.txt || return 1
@@ -33,6 +36,33 @@ t_diag_epipe() {
 	diag b | head -n 1 | grep -q '"note":"EPIPE with MSG_NOSIGNAL (SIGPIPE suppressed)' || fail "MSG_NOSIGNAL not named"
 }
 run_case diagnose_broken_pipe_handled t_diag_epipe
+
+# a client writes after its server closed (the accepted socket closed by a fork child that
+# made no other call on it): the write still "succeeds", the next fails with EPIPE; the
+# first is told as sent after the peer was gone (the peer is found from its close on)
+t_diag_client_wrote_after_close() {
+	hneed python3 || return $?
+	traced "$W/a" python3 -c '
+import socket, time, os, signal
+signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+l = socket.create_server(("127.0.0.1", 0))
+if os.fork() == 0:
+    c, _ = l.accept(); c.close(); os._exit(0)
+s = socket.create_connection(l.getsockname()); time.sleep(0.2)
+s.send(b"GET / HTTP/1.0\r\n"); time.sleep(0.05)
+try: s.send(b"more")
+except BrokenPipeError: print("EPIPE")' > out.txt || return 1
+	expect_eq "the program saw" "$(cat out.txt)" EPIPE || return 1
+	diag a | head -n 1 > f.json
+	expect_eq "kind" "$($Q values kind < f.json)" broken_pipe || return 1
+	expect_eq "role" "$($Q values role < f.json)" client || return 1
+	expect_eq "the chain" "$(steps_of f.json | cut -d'|' -f1-3)" "close|0|-
+send|16|-
+send|-1|EPIPE" || return 1
+	expect_eq "the write after the close" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["steps"][1]["note"])' f.json)" \
+		"our request, sent after the peer was gone: it still \"succeeded\"; the peer's kernel answered with RST"
+}
+run_case diagnose_client_wrote_after_peer_closed t_diag_client_wrote_after_close
 
 t_diag_shutdown() {
 	traced "$W/rings" "$TB/scenarios" shut-write > /dev/null || return 1
@@ -132,8 +162,6 @@ run_case diagnose_real_http_server_client_timeout t_diag_real_pair
 # pattern DIR MODE: trace the pattern, its findings as JSON in DIR.json
 pattern() { traced "$W/$1" "$TB/patterns" "$2" > "$1.out" 2>&1; diag "$1" > "$1.json"; }
 
-# steps_of FILE: the first finding's steps, "call ret errno note-start" a line
-steps_of() { head -n 1 "$1" | python3 -c 'import json,sys; f=json.load(sys.stdin); [print(s["call"], s["ret"], s["errno"] or "-", (s["note"] or "")[:40], sep="|") for s in f["steps"]]'; }
 
 t_pat_idle() {
 	pattern a idle-reuse || return 1

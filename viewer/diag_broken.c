@@ -90,10 +90,18 @@ static void steps(struct story *x, struct finding *f)
 {
 	struct sdiag *d = x->d, *pd = x->pd;
 	char n[200];
+	/* the first write after the peer was gone, which still "succeeded" */
+	const struct step *still = d->out_after_peer_close.valid ? &d->out_after_peer_close
+	                           : !pd && d->out_after_fin.valid ? &d->out_after_fin : NULL;
+	if (still && (still->ts >= x->fail->ts || x->kind == K_IDLE_TIMEOUT))
+		still = NULL;
+	static const char still_note[] = "still \"succeeded\" after the peer was gone: its kernel answered with RST";
 	if (x->kind == K_WRITE_AFTER_SHUTDOWN)
 		add_step(f, &d->shut_wr, "we shut down our sending side (FIN)");
 	else if (x->s->role == ROLE_CLIENT)
-		add_step(f, &d->request, "our request");
+		add_step(f, &d->request, still && still->ts == d->request.ts && still->tid == d->request.tid
+		                         ? "our request, sent after the peer was gone: it still \"succeeded\"; the "
+		                           "peer's kernel answered with RST" : "our request");
 	else
 		add_step(f, &d->last_in, x->s->role == ROLE_SERVER ? "the client's request (last data we read)"
 		                                                   : "last data we read");
@@ -123,10 +131,8 @@ static void steps(struct story *x, struct finding *f)
 		add_step(f, &d->fin, d->fin.call == ST_C_EPOLL_WAIT || d->fin.call == ST_C_EPOLL_PWAIT ||
 		                     st_call_class(d->fin.call) == ST_CL_WAIT
 		                     ? "the peer's FIN, reported by poll/epoll (RDHUP/HUP)" : "read returned 0: the peer's FIN");
-	const struct step *still = d->out_after_peer_close.valid ? &d->out_after_peer_close
-	                           : !pd && d->out_after_fin.valid ? &d->out_after_fin : NULL;
-	if (still && still->ts < x->fail->ts && x->kind != K_IDLE_TIMEOUT)
-		add_step(f, still, "still \"succeeded\" after the peer was gone: its kernel answered with RST");
+	if (still)
+		add_step(f, still, still_note);
 	int nosig = (x->fail->a1 & MSG_NOSIGNAL) != 0;
 	if (x->died)
 		snprintf(n, sizeof(n), "killed by SIGPIPE in this call (SIGPIPE disposition: %s)", dispo(d->sigpipe_at_fail));

@@ -229,6 +229,10 @@ static void socket_facts(struct diag *g, struct sdiag *d, struct lc_sock *s, con
 	int cl = r->call, ok = r->complete && r->ret >= 0;
 	int64_t n;
 	int dir = ok ? st_rec_bytes(r, &n) : 0;
+	if (!d->indexed && s->local[0] && s->peer[0]) {   /* (so its peer can find it from now on) */
+		conn_register(g, s);
+		d->indexed = 1;
+	}
 	if (dir)
 		conversation(d, s, r, n, dir);
 	if (dir > 0 && !d->out_after_peer_close.valid) {

@@ -64,6 +64,7 @@ struct sdiag {                      /* what diagnose remembers per socket lifeti
 	uint64_t idle_ns;
 	struct step before_idle;        /* the last exchange before that idle */
 	int peer_id;                    /* the other end's socket when it is traced: id, -1 none, 0 not looked */
+	int indexed;                    /* its connection is in g->conns (both addresses known) */
 	struct step out_after_peer_close;  /* first write that succeeded after the traced peer closed */
 	/* loops */
 	int eagain_run, eagain_max;

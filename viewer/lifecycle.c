@@ -680,7 +680,9 @@ static void h_io(struct ctx *x, struct lc_sock *s)
 static void h_shutdown(struct ctx *x, struct lc_sock *s)
 {
 	struct lc_touch *t = on_sock(x, s);
-	if (x->ok && (x->r->a[0] == SHUT_WR || x->r->a[0] == SHUT_RDWR)) {
+	/* (a listener, or a datagram socket, sends no FIN: shutdown only wakes its waiters) */
+	if (x->ok && (x->r->a[0] == SHUT_WR || x->r->a[0] == SHUT_RDWR) && !s->listening &&
+	    s->type != SOCK_DGRAM) {
 		s->we_fin = 1;
 		if (t)
 			t->ev |= EV_HALF_CLOSED;

@@ -399,3 +399,21 @@ TEST(udp_peers_and_unread_of_a_copy)
 	      lc_end_name(s->end), (long long)s->unread);
 	lc_free(lc);
 }
+
+/* shutdown sends a FIN only on a connected stream: not on a listener, not on UDP */
+TEST(shutdown_of_a_listener_sends_no_fin)
+{
+	struct lc *lc = lc_new();
+	struct lc_sock *l = sock(lc, p, 3);
+	feed(lc, p, ST_C_LISTEN, 3, 0, 0, 16, 0, 0);
+	feed(lc, p, ST_C_SHUTDOWN, 3, 0, 0, SHUT_RDWR, 0, 0);
+	CHECK(!l->we_fin, "a listener's shutdown is no FIN");
+	struct lc_sock *u = feed(lc, p, ST_C_SOCKET, -1, 4, 0, AF_INET, SOCK_DGRAM, 0);
+	feed(lc, p, ST_C_SHUTDOWN, 4, 0, 0, SHUT_WR, 0, 0);
+	CHECK(!u->we_fin, "nor a datagram socket's");
+	struct lc_sock *c2 = sock(lc, p, 5);
+	feed(lc, p, ST_C_CONNECT, 5, 0, 0, 0, 0, 0);
+	feed(lc, p, ST_C_SHUTDOWN, 5, 0, 0, SHUT_WR, 0, 0);
+	CHECK(c2->we_fin, "a connected stream's is");
+	lc_free(lc);
+}
