@@ -219,6 +219,7 @@ enum st_tlv {
 	ST_T_LATE_OF,    /* uint64 stream position of the entry record an exit record completes */
 	ST_T_INJECT,     /* what SOCKTRACE_INJECT did to this call ("error=EPIPE") */
 	ST_T_TCPBYTES,   /* sockstate: struct st_tcpbytes, the kernel's TCP byte counts */
+	ST_T_INODE,      /* inherited/unseen: uint64 the socket's inode (one socket under several fds) */
 };
 
 /* A TCP socket's byte counts from the kernel's struct tcp_info (RFC 4898 names): data acked by

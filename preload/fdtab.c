@@ -23,10 +23,18 @@ static int probe_sock(int fd)
 	return r == 0 && S_ISSOCK(sb.st_mode);
 }
 
-static void put_addrs(struct st_call *c, int fd, const void *arg)
+/* A found socket's addresses, and its inode: inetd's fds 0, 1 and 2 are one socket. */
+static void put_found(struct st_call *c, int fd, const void *arg)
 {
 	(void)arg;
 	st_sock_addrs(fd, c, 1, 1);
+	struct stat sb;
+	int saved = errno;
+	if (syscall(SYS_fstat, fd, &sb) == 0) {
+		uint64_t ino = (uint64_t)sb.st_ino;
+		st_put(c, ST_T_INODE, &ino, 8);
+	}
+	errno = saved;
 }
 
 /* A socket found open that we did not see made: noted in the socket table and logged as
@@ -38,8 +46,8 @@ void st_fd_found(int fd, int call, int origin)
 		return;
 	st_sock_kind(fd, &dom, &type, &proto);
 	st_sock_note(fd, origin, dom, type, proto, 0);
-	st_event_x(call, fd, (uint64_t)dom, (uint64_t)type, (uint64_t)proto, 0, 2 * (4 + 110),
-	           put_addrs, NULL);
+	st_event_x(call, fd, (uint64_t)dom, (uint64_t)type, (uint64_t)proto, 0, 2 * (4 + 110) + 12,
+	           put_found, NULL);
 }
 
 /* The fd's kind is not cached yet: probe it once with fstat. 1 for a socket. */

@@ -190,13 +190,19 @@ run_case payload_and_ephemeral_ports t_payload_and_addresses
 t_inherited() {
 	"$TB/classic" tcp-server port > /dev/null &
 	wait_file port || return 1
-	# the shell opens the connection; the traced program inherits it as fd 5
-	( exec 5<>"/dev/tcp/127.0.0.1/$(cat port)"; traced "$W/rings" "$TB/fortify" > /dev/null ) || return 1
+	# the shell opens the connection; the traced program inherits it as fd 5, and as fd 8 (the
+	# same socket: the shell's dup, which we did not see)
+	( exec 5<>"/dev/tcp/127.0.0.1/$(cat port)"; exec 8>&5; traced "$W/rings" "$TB/fortify" > /dev/null ) || return 1
 	wait
 	dump rings > d.json || return 1
 	expect_eq "inherited socket" "$($Q values args.peer call=inherited fd=5 < d.json)" "127.0.0.1:$(cat port)" || return 1
+	expect_eq "under two numbers" "$($Q count call=inherited args.peer="127.0.0.1:$(cat port)" < d.json)" 2 || return 1
 	"$VIEW" info rings > info.txt || return 1
-	grep -Eq "fd 5 +AF_INET +inherited +127.0.0.1:[0-9]+ -> 127.0.0.1:$(cat port)" info.txt || fail "$(cat info.txt)"
+	grep -Eq "fd 5 +AF_INET +inherited +127.0.0.1:[0-9]+ -> 127.0.0.1:$(cat port)" info.txt || fail "$(cat info.txt)" || return 1
+	# one socket, one lifetime, both numbers
+	"$VIEW" sockets --json rings > s.json || return 1
+	expect_eq "one lifetime" "$($Q count origin=inherited peer="127.0.0.1:$(cat port)" < s.json)" 1 || return 1
+	expect_eq "its fds" "$($Q values fds origin=inherited peer="127.0.0.1:$(cat port)" < s.json)" "[5,8]"
 }
 run_case inherited_socket_at_start t_inherited
 

@@ -604,11 +604,12 @@ static uint64_t wire_limit(const struct lc_sock *from, const struct lc_sock *to)
 }
 
 /* The connection a TCP socket belongs to, and which end (0 or 1) the socket is. */
-/* A socket other than the one end `me` had, on a connection that is over (reset, closed, or
- * FIN both ways): the same 4-tuple used again. */
+/* A socket other than the one end `me` had, made by socket() or accept() (not one inherited
+ * or found open: inetd's fds 0 and 1 are one connection), on a connection that is over
+ * (reset, closed, or FIN both ways): the same 4-tuple used again. */
 static int ended_for(const struct conn *c, const struct lc_sock *s, int me)
 {
-	return c->sock[me] && c->sock[me] != s->id &&
+	return c->sock[me] && c->sock[me] != s->id && (s->origin == ST_OR_SOCKET || s->origin == ST_OR_ACCEPT) &&
 	       (c->rst[0] || c->rst[1] || c->closed[me] || (c->fin[0] && c->fin[1]));
 }
 

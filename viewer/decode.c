@@ -520,6 +520,12 @@ void st_emit_args(struct emit *e, const struct st_record *r)
 	kv_poll(e, r);
 	kv_epoll(e, r);
 	emit_u64(e, r, d->u64key);
+	struct st_tlv_view ino;
+	if (st_tlv_find(r, ST_T_INODE, &ino) && ino.len == 8) {    /* (strace's socket:[N]) */
+		uint64_t v;
+		memcpy(&v, ino.p, 8);
+		e->ops->kv_int(e, "inode", (int64_t)v);
+	}
 	kv_payload(e, r);
 	struct st_tcpbytes tb;
 	if (st_tcpbytes(r, &tb)) {

@@ -521,6 +521,17 @@ static void h_create(struct ctx *x)
 	touch(x->lc, b, 0);
 }
 
+/* An open socket this process found (inherited, unseen) before, with that inode. */
+static struct lc_sock *found_before(struct ctx *x, uint64_t ino)
+{
+	for (int i = x->lc->n - 1; i >= 0 && i >= x->lc->n - 4096; i--) {
+		struct lc_sock *s = x->lc->socks[i];
+		if (s->inode == ino && s->end == END_NONE && s->pid == x->pid)
+			return s;
+	}
+	return NULL;
+}
+
 /* A socket met open: inherited at start, or found where the tracer could not see it made.
  * When the process already has a socket on that number (across exec, or from its parent)
  * it is the same socket. */
@@ -539,9 +550,21 @@ static void h_found(struct ctx *x)
 		touch(x->lc, e->s, 0);
 		return;
 	}
+	uint64_t ino = 0;
+	struct st_tlv_view t;
+	if (st_tlv_find(r, ST_T_INODE, &t) && t.len == 8)
+		memcpy(&ino, t.p, 8);
+	struct lc_sock *same = ino ? found_before(x, ino) : NULL;
+	if (same) {                 /* the same socket under another number (inetd's 0 and 1) */
+		bind_fd(x->lc, x->pid, r->fd, same, r->ts_enter);
+		x->lc->primary = same;
+		touch(x->lc, same, 0);
+		return;
+	}
 	struct lc_sock *s = new_sock(x->lc, r, r->call == ST_C_INHERITED ? ST_OR_INHERITED : ST_OR_UNSEEN,
 	                             r->ts_enter);
 	x->lc->primary = s;
+	s->inode = ino;
 	s->family = (int)r->a[0];
 	s->type = (int)r->a[1];
 	set_addr(s->local, r, ST_T_LOCAL);

@@ -61,6 +61,7 @@ struct lc_sock {
 	int stdio;                      /* held as fd 0, 1 or 2: bytes moved through stdio (FILE *)
 	                                 * are not seen, its byte counts may be short */
 	int handed_off;                 /* crossed an exec */
+	uint64_t inode;                 /* inherited/unseen: the socket's inode (0 unknown) */
 	int64_t unread;                 /* bytes unread in its receive queue at its last sockstate
 	                                 * (just before its close), -1 when none was taken */
 	int64_t kern_in;                /* data its kernel received in all (tcp_info's

@@ -417,3 +417,27 @@ TEST(shutdown_of_a_listener_sends_no_fin)
 	CHECK(c2->we_fin, "a connected stream's is");
 	lc_free(lc);
 }
+
+/* one socket inherited under two numbers (a dup we did not see, inetd's 0 and 1): the same
+ * inode, one lifetime; another inode is another socket */
+TEST(one_socket_inherited_under_two_numbers)
+{
+	struct lc *lc = lc_new();
+	uint64_t ino = 4242, other = 4343;
+	rec(p, ST_C_INHERITED, 0, 0, AF_INET, SOCK_STREAM, 6);
+	put_tlv(ST_T_INODE, &ino, 8);
+	struct lc_sock *a = lc_feed(lc, &R);
+	rec(p, ST_C_INHERITED, 1, 0, AF_INET, SOCK_STREAM, 6);
+	put_tlv(ST_T_INODE, &ino, 8);
+	struct lc_sock *b = lc_feed(lc, &R);
+	rec(p, ST_C_INHERITED, 5, 0, AF_INET, SOCK_STREAM, 6);
+	put_tlv(ST_T_INODE, &other, 8);
+	struct lc_sock *c3 = lc_feed(lc, &R);
+	CHECK(a && a == b && a->nfds == 2 && a->fds[1] == 1, "fds 0 and 1: one lifetime");
+	CHECK(c3 && c3 != a, "another inode, another socket");
+	feed(lc, p, ST_C_CLOSE, 0, 0, 0, 0, 0, 0);
+	CHECK(a->end == END_NONE, "alive while fd 1 holds it");
+	feed(lc, p, ST_C_CLOSE, 1, 0, 0, 0, 0, 0);
+	CHECK(a->end != END_NONE, "ended with its last number");
+	lc_free(lc);
+}
