@@ -42,6 +42,7 @@ t_cut_short() {
 	head -c "$ring_off" "$good" > norings.ring
 	"$VIEW" processes norings.ring > procs.txt 2> err.txt; expect_eq "exit status" $? 1 || return 1
 	grep -q "fortify" procs.txt || fail "$(cat procs.txt err.txt)" || return 1
+	"$VIEW" info norings.ring | grep -Eq "^  cut short  the last [0-9]+ bytes are missing" || fail "$("$VIEW" info norings.ring)" || return 1
 	expect_eq "records" "$(dump norings.ring 2> /dev/null | wc -l)" 0 || return 1
 	# extended: the trace, then junk
 	{ cat "$good"; head -c 5000 /dev/urandom; } > long.ring

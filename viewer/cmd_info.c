@@ -66,6 +66,10 @@ static void show(const struct st_file *f)
 	printf("%s\n", f->path);
 	printf("  trace      %llu bytes: ring %u blocks of %u bytes, %u process slots, %u socket slots\n",
 	       (unsigned long long)h->file_size, h->nblocks, ST_BLOCK, h->nproc, h->nsock);
+	if (f->missing)
+		printf("  cut short  the last %llu bytes are missing (read as zeros)\n", (unsigned long long)f->missing);
+	if (f->extra)
+		printf("  extra      %llu bytes after the trace's end, left out\n", (unsigned long long)f->extra);
 	printf("  started    %llu.%09llu (realtime) by pid %d; stacks %u frames, payload %u bytes\n",
 	       (unsigned long long)(h->real0 / 1000000000ull), (unsigned long long)(h->real0 % 1000000000ull),
 	       h->creator_pid, h->stack_depth, h->payload_cap);
@@ -94,7 +98,11 @@ static int info_run(struct st_session *ss, void *ctx)
 	st_session_scan(ss);        /* (the processes an exec replaced are known from their records) */
 	for (int i = 0; i < ss->n; i++)
 		show(ss->files[i]);
-	return st_session_end(ss, 0);
+	/* what info shows is the header and the tables: read when the file opened, whatever
+	 * its records are like */
+	int opened = ss->n > 0, bad = ss->bad;
+	st_session_end(ss, 0);
+	return !opened ? 2 : bad ? 1 : 0;
 }
 
 int command_info(int argc, char **argv)
