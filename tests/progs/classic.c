@@ -87,20 +87,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "tcp-server")) {
 		serve(accept(lfd, NULL, NULL));
 	} else if (!strcmp(mode, "fork-server")) {
-		for (int i = 0; i < n; i++) {
-			int c = accept(lfd, NULL, NULL);
-			if (c < 0)
-				die("accept");
-			pid_t pid = fork();
-			if (pid == 0) {
-				close(lfd);
-				serve(c);
-				_exit(0);
-			}
-			close(c);
-		}
-		while (wait(NULL) > 0)
-			;
+		fork_per_client(lfd, n, serve);
 	} else if (!strcmp(mode, "thread-server")) {
 		pthread_t t[64];
 		for (int i = 0; i < n && i < 64; i++) {

@@ -68,4 +68,100 @@ static inline int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* (below the helpers above, so that their line numbers in golden stacks stay put) */
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+/* In main(argc, argv): MODE("name", NARGS, call) returns call when argv[1] is name with at
+ * least NARGS arguments after it. Direct calls: a mode's function may be inlined in main. */
+#define MODE(name, nargs, call) \
+	do { if (argc >= (nargs) + 2 && !strcmp(argv[1], (name))) return (call); } while (0)
+
+/* Fork a server child that runs fn(l, arg) and exits; the parent closes its copy of the
+ * listener l. The child's pid. */
+static inline pid_t fork_server(int l, void (*fn)(int l, void *arg), void *arg)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		fn(l, arg);
+		_exit(0);
+	}
+	close(l);
+	return p;
+}
+
+/* n clients accepted on l, each served by a child of its own (which closes its copy of l,
+ * runs serve(c) and exits; the parent closes c); then every child waited for */
+static inline void fork_per_client(int l, int n, void (*serve)(int c))
+{
+	for (int i = 0; i < n; i++) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0)
+			die("accept");
+		pid_t p = fork();
+		if (p == 0) {
+			close(l);
+			serve(c);
+			_exit(0);
+		}
+		close(c);
+	}
+	while (wait(NULL) > 0)
+		;
+}
+
+/* n children alive at once, each with a socket open (each wants an entry in the trace),
+ * until the parent closes gate[1]; the parent waits for them after that */
+static inline void gated_children(int n, int gate[2])
+{
+	if (pipe(gate) < 0)
+		die("pipe");
+	for (int i = 0; i < n; i++)
+		if (fork() == 0) {
+			close(gate[1]);
+			int s = socket(AF_INET, SOCK_DGRAM, 0);
+			char c;
+			if (read(gate[0], &c, 1) < 0)
+				_exit(1);
+			close(s);
+			_exit(0);
+		}
+	close(gate[0]);
+}
+
+/* A SIGALRM handler every usec microseconds that sends one byte (tick_byte) on tick_fd
+ * without waiting, errno kept; tick_fired counts its sends. tick_end() silences and stops it. */
+static int tick_fd __attribute__((unused));
+static char tick_byte __attribute__((unused));
+static volatile sig_atomic_t tick_fired __attribute__((unused)), tick_stopped __attribute__((unused));
+
+static inline void tick_send(int sig)
+{
+	(void)sig;
+	if (tick_stopped)
+		return;
+	int saved = errno;
+	send(tick_fd, &tick_byte, 1, MSG_DONTWAIT);
+	tick_fired++;
+	errno = saved;
+}
+
+static inline void tick_start(int fd, char byte, long usec)
+{
+	tick_fd = fd;
+	tick_byte = byte;
+	struct sigaction sa = { .sa_handler = tick_send, .sa_flags = SA_RESTART };
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, usec }, { 0, usec } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static inline void tick_end(void)
+{
+	tick_stopped = 1;
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+}
+
 #endif

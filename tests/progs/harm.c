@@ -85,26 +85,12 @@ static int run_seccomp(void)
 	return 0;
 }
 
-static int dsv[2];
-static volatile sig_atomic_t fired;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	int saved = errno;
-	send(dsv[0], "x", 1, MSG_DONTWAIT);
-	fired++;
-	errno = saved;
-}
-
 static int run_dlopen_signal(const char *lib, int n)
 {
 	char buf[4096];
+	int dsv[2];
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, dsv);
-	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = { { 0, 200 }, { 0, 200 } };
-	setitimer(ITIMER_REAL, &it, NULL);
+	tick_start(dsv[0], 'x', 200);          /* 5 kHz */
 	for (int i = 0; i < n; i++) {
 		void *d = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
 		if (!d)
@@ -112,9 +98,8 @@ static int run_dlopen_signal(const char *lib, int n)
 		dlclose(d);
 		recv(dsv[1], buf, sizeof(buf), MSG_DONTWAIT);
 	}
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
-	printf("done %d dlopens, handler ran: %s\n", n, fired > 0 ? "yes" : "no");
+	tick_end();
+	printf("done %d dlopens, handler ran: %s\n", n, tick_fired > 0 ? "yes" : "no");
 	return 0;
 }
 
@@ -158,30 +143,17 @@ static int run_stderr_socket(void)
 {
 	int sv[2], gate[2];
 	close(2);
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pipe(gate) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		die("socketpair");
-	pid_t kids[300];
-	for (int i = 0; i < 300; i++) {
-		kids[i] = fork();
-		if (kids[i] == 0) {
-			close(gate[1]);
-			int s = socket(AF_INET, SOCK_DGRAM, 0);   /* its entry, or a notice that there is none */
-			char c;
-			if (read(gate[0], &c, 1) < 0)
-				_exit(1);
-			close(s);
-			_exit(0);
-		}
-	}
-	close(gate[0]);
+	gated_children(300, gate);
 	usleep(300000);
 	send(sv[0], "hello", 5, 0);
 	usleep(100000);
 	char buf[4096];
 	ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
 	close(gate[1]);
-	for (int i = 0; i < 300; i++)
-		waitpid(kids[i], NULL, 0);
+	while (wait(NULL) > 0)
+		;
 	printf("fd 2's peer got %zd bytes: '%.*s'\n", n, (int)(n > 0 ? n : 0), buf);
 	return 0;
 }
@@ -212,32 +184,28 @@ static int run_close_race(long n)
 	return 0;
 }
 
+static int run_epoll_del(void)
+{
+	int ep = epoll_create1(0), sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 42 };
+	epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+	int rc = epoll_ctl(ep, EPOLL_CTL_DEL, sv[0], (struct epoll_event *)16);  /* unmapped */
+	printf("del %d\n", rc);
+	rc = epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], (struct epoll_event *)16);
+	printf("add %d %s\n", rc, rc < 0 && errno == EFAULT ? "EFAULT" : "?");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *m = argc > 1 ? argv[1] : "";
-	if (!strcmp(m, "seccomp"))
-		return run_seccomp();
-	if (!strcmp(m, "dlopen-signal") && argc > 3)
-		return run_dlopen_signal(argv[2], atoi(argv[3]));
-	if (!strcmp(m, "raw-close-range"))
-		return run_raw_close_range();
-	if (!strcmp(m, "fd-limit"))
-		return run_fd_limit();
-	if (!strcmp(m, "stderr-socket"))
-		return run_stderr_socket();
-	if (!strcmp(m, "close-race") && argc > 2)
-		return run_close_race(atol(argv[2]));
-	if (!strcmp(m, "epoll-del")) {
-		int ep = epoll_create1(0), sv[2];
-		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 42 };
-		epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
-		int rc = epoll_ctl(ep, EPOLL_CTL_DEL, sv[0], (struct epoll_event *)16);  /* unmapped */
-		printf("del %d\n", rc);
-		rc = epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], (struct epoll_event *)16);
-		printf("add %d %s\n", rc, rc < 0 && errno == EFAULT ? "EFAULT" : "?");
-		return 0;
-	}
+	MODE("seccomp", 0, run_seccomp());
+	MODE("dlopen-signal", 2, run_dlopen_signal(argv[2], atoi(argv[3])));
+	MODE("raw-close-range", 0, run_raw_close_range());
+	MODE("fd-limit", 0, run_fd_limit());
+	MODE("stderr-socket", 0, run_stderr_socket());
+	MODE("close-race", 1, run_close_race(atol(argv[2])));
+	MODE("epoll-del", 0, run_epoll_del());
 	fprintf(stderr, "usage: harm seccomp|dlopen-signal LIB N|raw-close-range|fd-limit|stderr-socket|close-race N|"
 	        "epoll-del\n");
 	return 2;

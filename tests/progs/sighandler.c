@@ -1,32 +1,16 @@
 /* A signal handler that sends on a socket while the main loop is itself inside traced
  * calls: must be recorded without deadlock, and every byte must arrive. */
-#include <signal.h>
-#include <sys/time.h>
 #include <time.h>
 #include "common.h"
 
-static int sv[2];
-static volatile sig_atomic_t fired;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	int saved = errno;
-	send(sv[0], "S", 1, MSG_DONTWAIT);
-	fired++;
-	errno = saved;
-}
-
 int main(void)
 {
+	int sv[2];
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = { { 0, 1000 }, { 0, 1000 } };
-	setitimer(ITIMER_REAL, &it, NULL);
+	tick_start(sv[0], 'S', 1000);          /* the handler sends on sv[0] */
 	long sent = 0, got = 0;
 	char buf[256];
-	while (fired < 200) {
+	while (tick_fired < 200) {
 		/* bursts of traced calls (where the timer often lands inside the tracer), then a
 		 * pause, so the log of the whole run fits the ring */
 		for (int i = 0; i < 50; i++) {
@@ -39,12 +23,11 @@ int main(void)
 		struct timespec pause = { 0, 50000 };
 		nanosleep(&pause, NULL);
 	}
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
+	tick_end();
 	shutdown(sv[0], SHUT_WR);
 	ssize_t n;
 	while ((n = recv(sv[1], buf, sizeof(buf), 0)) > 0)
 		got += n;
-	printf("fired=%d bytes_ok=%s\n", (int)fired >= 200, got == sent + fired ? "yes" : "no");
+	printf("fired=%d bytes_ok=%s\n", (int)tick_fired >= 200, got == sent + tick_fired ? "yes" : "no");
 	return 0;
 }

@@ -67,30 +67,13 @@ static int run_threads(int n, long m, int barrier)
 	return 0;
 }
 
-static volatile sig_atomic_t fired, stop_alarm;
-static int hsv[2];
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	if (stop_alarm)
-		return;
-	int saved = errno;
-	send(hsv[0], "h", 1, MSG_DONTWAIT);
-	fired++;
-	errno = saved;
-}
-
 static int run_alarm(long n)
 {
-	int sv[2];
+	int sv[2], hsv[2];
 	char buf[64], drain[4096];
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, hsv);
-	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = { { 0, 100 }, { 0, 100 } };     /* 10 kHz */
-	setitimer(ITIMER_REAL, &it, NULL);
+	tick_start(hsv[0], 'h', 100);          /* 10 kHz */
 	long drains = 0;
 	for (long i = 0; i < n; i++) {
 		if (send(sv[0], "m", 1, 0) != 1 || recv(sv[1], buf, 1, 0) != 1)
@@ -101,10 +84,8 @@ static int run_alarm(long n)
 			drains++;       /* the one that found nothing (EAGAIN) */
 		}
 	}
-	stop_alarm = 1;
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
-	printf("main %ld handler %d drains %ld\n", n, (int)fired, drains);
+	tick_end();
+	printf("main %ld handler %d drains %ld\n", n, (int)tick_fired, drains);
 	return 0;
 }
 
@@ -149,30 +130,22 @@ static int run_fork_handler(const char *kind)
 	return 0;
 }
 
+static void setuid_serve(int c)
+{
+	if (setgid(65534) != 0 || setuid(65534) != 0)
+		die("setuid");
+	char buf[64];
+	ssize_t k = recv(c, buf, sizeof(buf), 0);
+	if (k > 0)
+		send(c, buf, (size_t)k, 0);
+	close(c);
+}
+
 static int run_setuid_server(const char *pf, int n)
 {
 	int port;
 	int l = listen_any(SOCK_STREAM, &port, pf);
-	for (int i = 0; i < n; i++) {
-		int c = accept(l, NULL, NULL);
-		if (c < 0)
-			die("accept");
-		pid_t p = fork();
-		if (p == 0) {
-			close(l);
-			if (setgid(65534) != 0 || setuid(65534) != 0)
-				die("setuid");
-			char buf[64];
-			ssize_t k = recv(c, buf, sizeof(buf), 0);
-			if (k > 0)
-				send(c, buf, (size_t)k, 0);
-			close(c);
-			_exit(0);
-		}
-		close(c);
-	}
-	while (wait(NULL) > 0)
-		;
+	fork_per_client(l, n, setuid_serve);
 	close(l);
 	return 0;
 }
@@ -210,19 +183,7 @@ static int run_evil_name(void)
 static int run_children(int n)
 {
 	int gate[2];
-	if (pipe(gate) < 0)
-		die("pipe");
-	for (int i = 0; i < n; i++)
-		if (fork() == 0) {
-			close(gate[1]);
-			int s = socket(AF_INET, SOCK_DGRAM, 0);
-			char c;
-			if (read(gate[0], &c, 1) < 0)
-				_exit(1);
-			close(s);
-			_exit(0);
-		}
-	close(gate[0]);
+	gated_children(n, gate);
 	usleep(300000);
 	close(gate[1]);
 	while (wait(NULL) > 0)
@@ -258,32 +219,25 @@ static int run_families(void)
 	return 0;
 }
 
+static int run_payload(int t)
+{
+	printf("ready\n");
+	return run_threads(t, 1L << 40, 0);
+}
+
 int main(int argc, char **argv)
 {
-	const char *m = argc > 1 ? argv[1] : "";
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (!strcmp(m, "threads") && argc > 3)
-		return run_threads(atoi(argv[2]), atol(argv[3]), 1);
-	if (!strcmp(m, "wrap") && argc > 3)
-		return run_threads(atoi(argv[2]), atol(argv[3]), 0);
-	if (!strcmp(m, "payload") && argc > 2) {
-		printf("ready\n");
-		return run_threads(atoi(argv[2]), 1L << 40, 0);
-	}
-	if (!strcmp(m, "alarm") && argc > 2)
-		return run_alarm(atol(argv[2]));
-	if (!strcmp(m, "fork-handler") && argc > 2)
-		return run_fork_handler(argv[2]);
-	if (!strcmp(m, "setuid-server") && argc > 3)
-		return run_setuid_server(argv[2], atoi(argv[3]));
-	if (!strcmp(m, "setuid-child"))
-		return run_setuid_child();
-	if (!strcmp(m, "families"))
-		return run_families();
-	if (!strcmp(m, "evil-name"))
-		return run_evil_name();
-	if (!strcmp(m, "children") && argc > 2)
-		return run_children(atoi(argv[2]));
+	MODE("threads", 2, run_threads(atoi(argv[2]), atol(argv[3]), 1));
+	MODE("wrap", 2, run_threads(atoi(argv[2]), atol(argv[3]), 0));
+	MODE("payload", 1, run_payload(atoi(argv[2])));
+	MODE("alarm", 1, run_alarm(atol(argv[2])));
+	MODE("fork-handler", 1, run_fork_handler(argv[2]));
+	MODE("setuid-server", 2, run_setuid_server(argv[2], atoi(argv[3])));
+	MODE("setuid-child", 0, run_setuid_child());
+	MODE("families", 0, run_families());
+	MODE("evil-name", 0, run_evil_name());
+	MODE("children", 1, run_children(atoi(argv[2])));
 	fprintf(stderr, "usage: torture threads|wrap|payload|alarm|fork-handler|setuid-server|setuid-child|families ...\n");
 	return 2;
 }
