@@ -40,6 +40,26 @@ static void busy_handler(int sig)
 		setsockopt(late_sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
 }
 
+/* a thread blocked in late_reader on sv[1] (100 ms on) */
+static pthread_t late_thread(int *sv)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, late_reader, sv);
+	usleep(100000);
+	return t;
+}
+
+/* 100,000 traced calls on sv[0] (they wrap a 4 MiB ring), then the byte that ends the late
+ * reader t's recv */
+static void wrap_then_wake(int *sv, pthread_t t)
+{
+	int v = 1;
+	for (int i = 0; i < 100000; i++)
+		setsockopt(sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
+	send(sv[0], "!", 1, 0);
+	pthread_join(t, NULL);
+}
+
 static int pair_tcp(int *server_side)
 {
 	int port;
@@ -193,32 +213,19 @@ int main(int argc, char **argv)
 		 * completion must still be logged (as a late record naming its entry) */
 		static int sv[2];
 		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-		pthread_t t;
-		pthread_create(&t, NULL, late_reader, sv);
-		usleep(100000);
-		int v = 1;
-		for (int i = 0; i < 100000; i++)
-			setsockopt(sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
-		send(sv[0], "!", 1, 0);
-		pthread_join(t, NULL);
+		wrap_then_wake(sv, late_thread(sv));
 	} else if (!strcmp(m, "late-handler")) {
 		/* as "late", but a signal handler on the blocked thread fills its span first, so
 		 * the thread moves to new spans while the recv still waits */
 		socketpair(AF_UNIX, SOCK_STREAM, 0, late_sv);
 		struct sigaction sa = { .sa_handler = busy_handler, .sa_flags = SA_RESTART };
 		sigaction(SIGUSR1, &sa, NULL);
-		pthread_t t;
-		pthread_create(&t, NULL, late_reader, late_sv);
-		usleep(100000);
+		pthread_t t = late_thread(late_sv);
 		for (int i = 0; i < 40; i++) {
 			pthread_kill(t, SIGUSR1);
 			usleep(2000);
 		}
-		int v = 1;
-		for (int i = 0; i < 100000; i++)
-			setsockopt(late_sv[0], SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v));
-		send(late_sv[0], "!", 1, 0);
-		pthread_join(t, NULL);
+		wrap_then_wake(late_sv, t);
 	} else if (!strcmp(m, "v6")) {
 		int l = socket(AF_INET6, SOCK_STREAM, 0);
 		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
