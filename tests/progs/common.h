@@ -78,19 +78,6 @@ static inline int write_all(int fd, const void *p, size_t n)
 #define MODE(name, nargs, call) \
 	do { if (argc >= (nargs) + 2 && !strcmp(argv[1], (name))) return (call); } while (0)
 
-/* Fork a server child that runs fn(l, arg) and exits; the parent closes its copy of the
- * listener l. The child's pid. */
-static inline pid_t fork_server(int l, void (*fn)(int l, void *arg), void *arg)
-{
-	pid_t p = fork();
-	if (p == 0) {
-		fn(l, arg);
-		_exit(0);
-	}
-	close(l);
-	return p;
-}
-
 /* n clients accepted on l, each served by a child of its own (which closes its copy of l,
  * runs serve(c) and exits; the parent closes c); then every child waited for */
 static inline void fork_per_client(int l, int n, void (*serve)(int c))
