@@ -136,7 +136,8 @@ int st_start(int call, int fd)
 {
 	if (!st_ready() || st_tls.nesting > 0 || !attaches(call, fd))
 		return 0;
-	return st_attach() == 0;
+	return st_attach() == 0 && st_on();     /* (a fork in a signal handler meanwhile: the child is
+	                                         * not attached, whatever its parent's attach said) */
 }
 
 /*

@@ -655,18 +655,23 @@ static void *map_whole(int fd, size_t *len, char *err, size_t errlen)
 		*len = want;
 		return map;
 	}
-	/* zeros, with the file's whole pages mapped over them and its last partial page copied */
+	/* zeros (read-only: no memory committed for them), with the file's whole pages mapped over
+	 * them and its last partial page copied into one writable page */
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), whole = have / page * page;
-	uint8_t *map = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	size_t last = want - whole < page ? want - whole : page;
+	uint8_t *map = mmap(NULL, want, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED ||
 	    (whole && mmap(map, whole, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) ||
-	    pread(fd, map + whole, have - whole, (off_t)whole) != (ssize_t)(have - whole)) {
+	    (have > whole && (mmap(map + whole, last, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+	                           MAP_FIXED, -1, 0) == MAP_FAILED ||
+	                      pread(fd, map + whole, have - whole, (off_t)whole) != (ssize_t)(have - whole)))) {
 		snprintf(err, errlen, "cannot map: %s", strerror(errno));
 		if (map != MAP_FAILED)
 			munmap(map, want);
 		return NULL;
 	}
-	mprotect(map + whole, want - whole, PROT_READ);
+	if (have > whole)
+		mprotect(map + whole, last, PROT_READ);
 	*len = want;
 	return map;
 }
@@ -852,6 +857,10 @@ static void decode(struct st_file *f, const struct cursor *c, struct st_record *
 			out->complete = 1;
 			out->ret = x.ret;
 			out->err = x.err;
+			/* the completion holds the entry's arguments, and one the call only knew once it
+			 * returned (epoll_ctl's event, read after the call) */
+			if (!(ST_RW_FLAGS(x.w) & ST_RF_NOARGS))
+				memcpy(out->a, x.a, sizeof(out->a));
 			r.t_exit = x.t_exit;
 			copy_tlvs(out, ring(f) + xs->off + (pr->b - xs->pos), FIXED + x.nframes * 8u,
 			          (unsigned)xl, 1);

@@ -102,6 +102,7 @@ static void blocked_call(int wrap_meanwhile, uint64_t *entry)
 		events(40000);
 	errno = 0;
 	st_exit(&c, 1);
+	st_set_arg(&c, 2, 77);          /* known only once it returned (epoll_ctl's event) */
 	st_done(&c);
 }
 
@@ -118,6 +119,8 @@ TEST(a_completion_written_apart_is_paired_with_its_entry)
 	CHECK(b.last_recv.fd == 4 && b.last_recv.a[0] == 8 && b.last_recv.ret == 1,
 	      "entry's arguments and the exit's result: fd %d len %llu ret %lld", b.last_recv.fd,
 	      (unsigned long long)b.last_recv.a[0], (long long)b.last_recv.ret);
+	CHECK(b.last_recv.a[2] == 77, "an argument set after the call comes from the completion: %llu",
+	      (unsigned long long)b.last_recv.a[2]);
 }
 
 TEST(a_completion_whose_entry_was_overwritten_is_late)
