@@ -647,6 +647,11 @@ static struct conn *conn_for(struct export_ctx *x, struct lc_sock *s, int *me)
 	snprintf(key, sizeof(key), "%s|%s", lt ? local : peer, lt ? peer : local);
 	struct conn *c, *old = NULL;
 	HASH_FIND_STR(p->conns, key, c);
+	for (struct conn *o = c ? c->older : NULL; o; o = o->older)
+		if (o->sock[0] == s->id || o->sock[1] == s->id) {   /* a late record of an old one */
+			*me = strcmp(local, o->a_str) == 0 ? 0 : 1;
+			return o;
+		}
 	if (c && ended_for(c, s, strcmp(local, c->a_str) == 0 ? 0 : 1)) {
 		HASH_DEL(p->conns, c);          /* the 4-tuple again: a new connection */
 		old = c;
