@@ -36,7 +36,7 @@ void st_say_init(void)
 static int stderr_is_ours(void)
 {
 	struct stat sb;
-	if (!err_fd.ok || (st_fdkind[2] & FK_MASK) == FK_SOCK)
+	if (!err_fd.ok || st_fd_kind(2) == FK_SOCK)
 		return 0;
 	return syscall(SYS_fstat, 2, &sb) == 0 && sb.st_dev == err_fd.dev && sb.st_ino == err_fd.ino;
 }
@@ -160,8 +160,6 @@ void st_config_read(struct st_config *cfg)
 	cfg->size = DEFAULT_SIZE;
 	cfg->depth = 16;
 	cfg->payload = 0;
-	if ((v = getenv("SOCKTRACE_SAID")))
-		st_g.said_before = strtoull(v, NULL, 16);
 	unknown_vars();
 	if ((v = getenv("SOCKTRACE_SIZE")) && *v) {
 		uint64_t s = parse_size(v, &ok);

@@ -167,7 +167,7 @@ ST_EXPORT int shutdown(int fd, int how)
  */
 static int claim(int fd)
 {
-	if (fd < 0 || fd >= ST_FDTAB || (st_fdkind[fd] & FK_MASK) == FK_UNKNOWN)
+	if (st_fd_kind(fd) == FK_UNKNOWN)
 		return 0;
 	uint8_t k = __atomic_exchange_n(&st_fdkind[fd], FK_UNKNOWN, __ATOMIC_ACQ_REL);
 	if ((k & FK_MASK) != FK_SOCK)
@@ -181,7 +181,7 @@ ST_EXPORT int close(int fd)
 	if (unlikely(st_tls.nesting > 0) && st_fw_active(__builtin_return_address(0)))
 		return (int)st_unw_io('c', fd, 0);
 	/* what is left unread or unsent is what the close throws away */
-	if (fd >= 0 && fd < ST_FDTAB && (st_fdkind[fd] & FK_MASK) == FK_SOCK && st_tls.nesting == 0)
+	if (st_fd_kind(fd) == FK_SOCK && st_tls.nesting == 0)
 		st_sockstate(fd);
 	if (!claim(fd))
 		return REAL(close)(fd);
@@ -195,7 +195,7 @@ static int sockets_in(unsigned first, unsigned last, int take, int32_t *out, int
 {
 	int n = 0;
 	for (unsigned fd = first; fd <= last && fd < ST_FDTAB; fd++) {
-		int is = take ? claim((int)fd) : (st_fdkind[fd] & FK_MASK) == FK_SOCK;
+		int is = take ? claim((int)fd) : st_fd_kind((int)fd) == FK_SOCK;
 		if (is && n < max)
 			out[n++] = (int32_t)fd;
 	}
@@ -255,14 +255,9 @@ ST_EXPORT int dup(int fd)
 	TRACED(int, ST_C_DUP, fd, 0, 0, 0, 0, REAL(dup)(fd), NOTHING, dup_done(fd, -1, r));
 }
 
-static int target_is_sock(int nfd)
-{
-	return nfd >= 0 && nfd < ST_FDTAB && (st_fdkind[nfd] & FK_MASK) == FK_SOCK;
-}
-
 ST_EXPORT int dup2(int old, int nfd)
 {
-	int involved = target_is_sock(nfd) | st_is_sock(old);
+	int involved = (st_fd_kind(nfd) == FK_SOCK) | st_is_sock(old);
 	if (!involved) {
 		int r = REAL(dup2)(old, nfd);
 		dup_done(old, nfd, r);
@@ -274,7 +269,7 @@ ST_EXPORT int dup2(int old, int nfd)
 
 ST_EXPORT int dup3(int old, int nfd, int flags)
 {
-	int involved = target_is_sock(nfd) | st_is_sock(old);
+	int involved = (st_fd_kind(nfd) == FK_SOCK) | st_is_sock(old);
 	if (!involved) {
 		int r = REAL(dup3)(old, nfd, flags);
 		dup_done(old, nfd, r);
