@@ -477,6 +477,15 @@ static void emit_arg(struct emit *e, const struct st_record *r, int kind, const 
 	}
 }
 
+uint64_t st_found_inode(const struct st_record *r)
+{
+	struct st_tlv_view t;
+	uint64_t v = 0;
+	if (st_tlv_find(r, ST_T_INODE, &t) && t.len == 8)
+		memcpy(&v, t.p, 8);
+	return v;
+}
+
 int st_so_error(const struct st_record *r)
 {
 	uint64_t v;
@@ -520,12 +529,9 @@ void st_emit_args(struct emit *e, const struct st_record *r)
 	kv_poll(e, r);
 	kv_epoll(e, r);
 	emit_u64(e, r, d->u64key);
-	struct st_tlv_view ino;
-	if (st_tlv_find(r, ST_T_INODE, &ino) && ino.len == 8) {    /* (strace's socket:[N]) */
-		uint64_t v;
-		memcpy(&v, ino.p, 8);
-		e->ops->kv_int(e, "inode", (int64_t)v);
-	}
+	uint64_t ino = cls == ST_CL_FOUND ? st_found_inode(r) : 0;
+	if (ino)
+		e->ops->kv_int(e, "inode", (int64_t)ino);
 	kv_payload(e, r);
 	struct st_tcpbytes tb;
 	if (st_tcpbytes(r, &tb)) {

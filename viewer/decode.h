@@ -34,6 +34,8 @@ void st_print_call(FILE *out, const struct st_record *r);
 int st_injected(const struct st_record *r, char *buf, size_t n);
 /* getsockopt(SOL_SOCKET, SO_ERROR)'s value (0: no error pending); -1 for any other record. */
 int st_so_error(const struct st_record *r);
+/* An inherited/unseen socket's inode (strace's socket:[N]), 0 when not recorded. */
+uint64_t st_found_inode(const struct st_record *r);
 /* A sockstate's TCP byte counts (ST_T_TCPBYTES): 1 when the record has them. */
 int st_tcpbytes(const struct st_record *r, struct st_tcpbytes *tb);
 

@@ -95,7 +95,6 @@ static void steps(struct story *x, struct finding *f)
 	                           : !pd && d->out_after_fin.valid ? &d->out_after_fin : NULL;
 	if (still && (still->ts >= x->fail->ts || x->kind == K_IDLE_TIMEOUT))
 		still = NULL;
-	static const char still_note[] = "still \"succeeded\" after the peer was gone: its kernel answered with RST";
 	if (x->kind == K_WRITE_AFTER_SHUTDOWN)
 		add_step(f, &d->shut_wr, "we shut down our sending side (FIN)");
 	else if (x->s->role == ROLE_CLIENT)
@@ -132,7 +131,7 @@ static void steps(struct story *x, struct finding *f)
 		                     st_call_class(d->fin.call) == ST_CL_WAIT
 		                     ? "the peer's FIN, reported by poll/epoll (RDHUP/HUP)" : "read returned 0: the peer's FIN");
 	if (still)
-		add_step(f, still, still_note);
+		add_step(f, still, "still \"succeeded\" after the peer was gone: its kernel answered with RST");
 	int nosig = (x->fail->a1 & MSG_NOSIGNAL) != 0;
 	if (x->died)
 		snprintf(n, sizeof(n), "killed by SIGPIPE in this call (SIGPIPE disposition: %s)", dispo(d->sigpipe_at_fail));

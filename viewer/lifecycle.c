@@ -146,7 +146,7 @@ struct lc *lc_new(void)
 static struct lc_sock *new_sock(struct lc *lc, const struct st_record *r, int origin, uint64_t start)
 {
 	ST_GROW(lc->socks, lc->n, lc->cap, 64);
-	struct lc_sock *s = st_xcalloc(1, sizeof(*s));
+	struct lc_sock *s = st_xmalloc(sizeof(*s));
 	*s = (struct lc_sock){ .id = lc->n + 1, .pid = r->proc->pid, .origin = origin, .start_ns = start,
 	                       .last_ns = start, .pair_id = -1, .unread = -1, .wire_out = -1, .kern_in = -1,
 	                       .family = -1, .type = -1 };
@@ -550,10 +550,7 @@ static void h_found(struct ctx *x)
 		touch(x->lc, e->s, 0);
 		return;
 	}
-	uint64_t ino = 0;
-	struct st_tlv_view t;
-	if (st_tlv_find(r, ST_T_INODE, &t) && t.len == 8)
-		memcpy(&ino, t.p, 8);
+	uint64_t ino = st_found_inode(r);
 	struct lc_sock *same = ino ? found_before(x, ino) : NULL;
 	if (same) {                 /* the same socket under another number (inetd's 0 and 1) */
 		bind_fd(x->lc, x->pid, r->fd, same, r->ts_enter);
